@@ -1,0 +1,303 @@
+"""The configuration schema: every ``[Diarizer]`` setting, its type, default and help.
+
+This module is the single place where settings are declared. :func:`read_config` parses a
+ConfigParser file (section ``[Diarizer]``, keys case-insensitive as in the original, so ``M_mfcc``
+and ``m_mfcc`` are the same key), converts each value by its declared type and fails loudly on
+anything it cannot use. The command line (``diarizer --help``) is generated from :data:`SCHEMA`.
+
+The first block of settings are those of the original PyCASP diarizer, with its defaults; the rest
+are ours.
+"""
+
+import configparser
+import dataclasses
+import difflib
+import os
+from dataclasses import dataclass
+
+from .exceptions import ConfigError
+
+__all__ = ["Setting", "SCHEMA", "Settings", "read_config", "make_settings", "SECTION"]
+
+SECTION = "Diarizer"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Declaration of one setting.
+
+    Parameters
+    ----------
+    name : str
+        Key in the ``[Diarizer]`` section (canonical spelling).
+    type : {'int', 'float', 'bool', 'str', 'path', 'choice'}
+        How the text value is converted.
+    default : object
+        Value when the key is absent (ignored when ``required``).
+    help : str
+        One line of help.
+    required : bool, default=False
+        Whether a run fails when the key is absent.
+    min, max : float, optional
+        Inclusive range for numbers.
+    choices : tuple of str, optional
+        Allowed values for ``choice`` settings.
+    group : str
+        Section of ``--help`` the setting is listed under.
+    """
+
+    name: str
+    type: str
+    default: object
+    help: str
+    required: bool = False
+    min: float = None
+    max: float = None
+    choices: tuple = ()
+    group: str = "ours"
+
+    def describe_type(self):
+        """Return the phrase used in error messages, e.g. ``"an int >= 1"``."""
+        if self.type == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        art = {"int": "an int", "float": "a float", "bool": "a boolean (true/false)"}.get(
+            self.type, "a string"
+        )
+        if self.min is not None and self.max is not None:
+            return f"{art} in [{_num(self.min)}, {_num(self.max)}]"
+        if self.min is not None:
+            return f"{art} >= {_num(self.min)}"
+        if self.max is not None:
+            return f"{art} <= {_num(self.max)}"
+        return art
+
+    def convert(self, value):
+        """Convert a text (or already typed) value, raising :class:`ConfigError` if invalid."""
+        raw = value
+        try:
+            if self.type == "int":
+                if isinstance(value, bool):
+                    raise ValueError
+                if isinstance(value, float):
+                    if not value.is_integer():
+                        raise ValueError
+                    value = int(value)
+                value = int(str(value).strip(), 10) if isinstance(value, str) else int(value)
+            elif self.type == "float":
+                value = float(value)
+                if value != value:  # NaN
+                    raise ValueError
+            elif self.type == "bool":
+                if isinstance(value, str):
+                    key = value.strip().lower()
+                    if key not in _BOOLS:
+                        raise ValueError
+                    value = _BOOLS[key]
+                else:
+                    value = bool(value)
+            elif self.type == "choice":
+                value = str(value).strip()
+                if value not in self.choices:
+                    raise ValueError
+            else:
+                value = "" if value is None else str(value).strip()
+        except (TypeError, ValueError):
+            raise ConfigError(self._message(raw)) from None
+        if self.type in ("int", "float"):
+            if (self.min is not None and value < self.min) or (
+                self.max is not None and value > self.max
+            ):
+                raise ConfigError(self._message(raw))
+        return value
+
+    def _message(self, raw):
+        shown = raw.strip() if isinstance(raw, str) and raw.strip() else repr(raw)
+        return f"The '{self.name}' setting must be {self.describe_type()}. Got {shown} instead."
+
+
+def _num(x):
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+_BOOLS = {"1": True, "yes": True, "true": True, "on": True, "0": False, "no": False,
+          "false": False, "off": False}
+
+_O = "original"
+SCHEMA = (
+    # --- the original PyCASP [Diarizer] keys ---------------------------------------------------
+    Setting("basename", "str", "", "meeting id written in RTTM field 2 (default: the input file's"
+            " stem); must not contain spaces", group=_O),
+    Setting("mfcc_feats", "path", "", "HTK feature file to diarize (this or 'audio' is required)",
+            group=_O),
+    Setting("spnsp_file", "path", "", "speech/non-speech segment file; when set only its speech"
+            " frames are clustered", group=_O),
+    Setting("output_cluster", "path", None, "RTTM output path", required=True, group=_O),
+    Setting("gmm_output", "path", "", "GMM parameter dump path (default: output_cluster with"
+            " the suffix .gmm)", group=_O),
+    Setting("em_iterations", "int", 3, "maximum EM iterations per (re)training", min=1, group=_O),
+    Setting("initial_clusters", "int", 16, "number of initial clusters (uniform segmentation)",
+            min=1, group=_O),
+    Setting("M_mfcc", "int", 5, "Gaussians per initial cluster GMM", min=1, group=_O),
+    Setting("KL_ntop", "int", 0, "number of lowest-KL cluster pairs scored by BIC per merge"
+            " step (0 = all pairs)", min=0, group=_O),
+    Setting("num_seg_iters_init", "int", 2, "resegmentation rounds before merging starts",
+            min=0, group=_O),
+    Setting("num_seg_iters", "int", 3, "resegmentation rounds before each merge step", min=0,
+            group=_O),
+    Setting("seg_length", "int", 250, "majority-vote window in frames (250 = 2.5 s at 10 ms)",
+            min=1, group=_O),
+    # --- ours -----------------------------------------------------------------------------------
+    Setting("audio", "path", "", "audio file to diarize (WAV/FLAC/OGG/anything soundfile reads);"
+            " alternative to mfcc_feats", group="input"),
+    Setting("uem", "path", "", "UEM file: only the listed regions of this meeting are"
+            " diarized", group="input"),
+    Setting("sample_rate", "int", 16000, "audio is resampled to this rate (Hz) before MFCCs",
+            min=4000, group="features"),
+    Setting("n_mfcc", "int", 19, "number of MFCCs (c1..cN, plus c0 if mfcc_c0)", min=1, max=128,
+            group="features"),
+    Setting("mfcc_c0", "bool", False, "include c0 as an extra coefficient", group="features"),
+    Setting("mfcc_window", "float", 0.03, "MFCC analysis window (s)", min=0.005, max=0.2,
+            group="features"),
+    Setting("mfcc_hop", "float", 0.01, "MFCC frame hop (s)", min=0.001, max=0.1,
+            group="features"),
+    Setting("n_mels", "int", 40, "mel bands of the MFCC filterbank", min=4, max=256,
+            group="features"),
+    Setting("sad", "choice", "energy", "speech detection when no spnsp_file is given: energy"
+            " (log-energy threshold) or none (cluster every frame, as the original)",
+            choices=("energy", "none"), group="features"),
+    Setting("sad_min_speech", "float", 0.25, "shortest speech run kept by the speech detector"
+            " (s)", min=0.0, group="features"),
+    Setting("sad_min_silence", "float", 0.3, "shortest silence run kept by the speech detector"
+            " (s)", min=0.0, group="features"),
+    Setting("covariance_type", "choice", "diag", "GMM covariance type",
+            choices=("diag", "full"), group="model"),
+    Setting("backend", "choice", "numpy", "array library for the GMM engine (cupy needs the"
+            " 'gpu' extra and a GPU)", choices=("numpy", "cupy", "array_api_strict"),
+            group="model"),
+    Setting("dtype", "choice", "float64", "floating type of the GMM engine",
+            choices=("float32", "float64"), group="model"),
+    Setting("seed", "int", 0, "random seed; the same input and seed give byte-identical output",
+            min=0, group="model"),
+)
+
+_BY_LOWER = {s.name.lower(): s for s in SCHEMA}
+
+Settings = dataclasses.make_dataclass(
+    "Settings",
+    [(s.name, object, dataclasses.field(default=None if s.required else s.default))
+     for s in SCHEMA],
+    frozen=True,
+    namespace={
+        "__doc__": "Typed values of every setting in :data:`SCHEMA` (attribute per key).",
+        "replace": lambda self, **kw: make_settings({**dataclasses.asdict(self), **kw},
+                                                    check_required=False),
+        "as_dict": lambda self: dataclasses.asdict(self),
+    },
+)
+
+
+def _lookup(key, source):
+    spec = _BY_LOWER.get(key.strip().lower().replace("-", "_"))
+    if spec is None:
+        close = difflib.get_close_matches(key.lower(), list(_BY_LOWER), n=3, cutoff=0.6)
+        hint = ""
+        if close:
+            names = " or ".join(repr(_BY_LOWER[c].name) for c in close)
+            hint = f" Did you mean {names}?"
+        where = f" in {source}" if source else ""
+        raise ConfigError(f"Unknown setting '{key}'{where}.{hint}")
+    return spec
+
+
+def make_settings(values, source=None, check_required=True):
+    """Build :class:`Settings` from a mapping of names (any case, ``-`` or ``_``) to values.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+        Text or typed values; missing keys take their default.
+    source : str, optional
+        Where the values came from, used in error messages.
+    check_required : bool, default=True
+        Raise if a required setting is absent, or if neither 'mfcc_feats' nor 'audio' is set.
+
+    Returns
+    -------
+    Settings
+
+    Raises
+    ------
+    ConfigError
+        Unknown key (with the closest known key), wrong type or range, missing required key.
+    """
+    typed = {}
+    for key, value in values.items():
+        spec = _lookup(key, source)
+        if value is None and spec.required:
+            continue
+        typed[spec.name] = spec.convert(value)
+    if check_required:
+        where = f" in {source}" if source else ""
+        for spec in SCHEMA:
+            if spec.required and typed.get(spec.name) in (None, ""):
+                raise ConfigError(
+                    f"The '{spec.name}' setting is required{where}: {spec.help}."
+                )
+        if not typed.get("mfcc_feats") and not typed.get("audio"):
+            raise ConfigError(
+                f"One of the 'mfcc_feats' or 'audio' settings is required{where}."
+            )
+    return Settings(**typed)
+
+
+def read_config(path, overrides=None, check_required=True):
+    """Read a ``[Diarizer]`` configuration file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None
+        The ``.cfg`` file. ``None`` means no file: every value comes from ``overrides``.
+    overrides : mapping of str to object, optional
+        Values that replace those of the file (e.g. from the command line).
+    check_required : bool, default=True
+        See :func:`make_settings`.
+
+    Returns
+    -------
+    Settings
+
+    Raises
+    ------
+    ConfigError
+        Missing file, missing ``[Diarizer]`` section, unknown key, bad value, missing required key.
+
+    Examples
+    --------
+    >>> s = read_config(None, {"mfcc_feats": "a.htk", "output_cluster": "a.rttm"})
+    >>> s.seg_length
+    250
+    """
+    values = {}
+    source = None
+    if path is not None:
+        path = os.fspath(path)
+        source = path
+        if not os.path.isfile(path):
+            raise ConfigError(f"{path}: configuration file not found")
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+        try:
+            with open(path, encoding="utf-8") as fh:
+                parser.read_file(fh)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(f"{path}: cannot parse the configuration file ({first})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+        if not parser.has_section(SECTION):
+            raise ConfigError(f"{path}: no [{SECTION}] section")
+        for key, value in parser.items(SECTION):
+            values[_lookup(key, f"[{SECTION}] of {path}").name] = value
+        source = f"[{SECTION}] of {path}"
+    for key, value in (overrides or {}).items():
+        values[_lookup(key, "the command line").name] = value
+    return make_settings(values, source=source, check_required=check_required)

@@ -1,0 +1,100 @@
+"""Speaker turns in integer frames, and the conversion to and from seconds at the I/O edges.
+
+Inside the package time is an integer frame index; seconds appear only when a file is read or
+written. A frame period (seconds per frame, e.g. 0.01) converts between the two::
+
+    frames   0   1   2   3   4   5   6
+             |---|---|---|---|---|---|
+    Turn(2, 5, 'spk00')  covers frames 2, 3, 4 = [0.02 s, 0.05 s) at 10 ms
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Turn", "frames_to_seconds", "seconds_to_frames", "labels_to_turns", "turns_to_labels"]
+
+
+@dataclass(frozen=True, order=True)
+class Turn:
+    """One speaker turn: frames ``start`` (inclusive) to ``end`` (exclusive).
+
+    Parameters
+    ----------
+    start : int
+        First frame of the turn.
+    end : int
+        One past the last frame of the turn (``end > start``).
+    label : str
+        Speaker label.
+    """
+
+    start: int
+    end: int
+    label: str
+
+    def __post_init__(self):
+        if self.end <= self.start:
+            raise ValueError(f"A turn must end after it starts. Got [{self.start}, {self.end}).")
+
+    @property
+    def duration(self):
+        """Number of frames in the turn."""
+        return self.end - self.start
+
+
+def frames_to_seconds(frames, frame_period):
+    """Convert a frame index (or array of indices) to seconds."""
+    return np.asarray(frames, dtype=np.float64) * frame_period if np.ndim(frames) else frames * frame_period
+
+
+def seconds_to_frames(seconds, frame_period):
+    """Convert seconds to the nearest frame index (round half up, as the original did)."""
+    out = np.floor(np.asarray(seconds, dtype=np.float64) / frame_period + 0.5).astype(np.int64)
+    return int(out) if out.ndim == 0 else out
+
+
+def labels_to_turns(labels, names=None, offset=0):
+    """Turn a per-frame label array into runs.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_frames,)
+        Integer label per frame; negative values mean "no speaker" and produce no turn.
+    names : sequence of str or callable, optional
+        Name of each label (``names[label]``). Defaults to ``str(label)``.
+    offset : int, default=0
+        Frame index of ``labels[0]``.
+
+    Returns
+    -------
+    turns : list of Turn
+        One turn per run of equal non-negative labels, in time order.
+    """
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return []
+    change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [labels.size]])
+    turns = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        lab = int(labels[s])
+        if lab < 0:
+            continue
+        if names is None:
+            name = str(lab)
+        elif callable(names):
+            name = names(lab)
+        else:
+            name = names[lab]
+        turns.append(Turn(s + offset, e + offset, name))
+    return turns
+
+
+def turns_to_labels(turns, n_frames, label_index):
+    """Inverse of :func:`labels_to_turns`: paint turns onto a per-frame label array (-1 elsewhere)."""
+    out = np.full(n_frames, -1, dtype=np.int64)
+    for t in turns:
+        out[max(t.start, 0):min(t.end, n_frames)] = label_index[t.label]
+    return out
