@@ -45,12 +45,25 @@ class Turn:
 
 def frames_to_seconds(frames, frame_period):
     """Convert a frame index (or array of indices) to seconds."""
-    return np.asarray(frames, dtype=np.float64) * frame_period if np.ndim(frames) else frames * frame_period
+    if np.ndim(frames):
+        return np.asarray(frames, dtype=np.float64) * frame_period
+    return frames * frame_period
 
 
 def seconds_to_frames(seconds, frame_period):
-    """Convert seconds to the nearest frame index (round half up, as the original did)."""
-    out = np.floor(np.asarray(seconds, dtype=np.float64) / frame_period + 0.5).astype(np.int64)
+    """Convert seconds to the nearest frame index: ``floor(seconds * rate + 0.5)``.
+
+    When the frame rate ``1 / frame_period`` is an integer (100 at 10 ms) the time is multiplied by
+    it, as the original's ``floor(100 * t + 0.5)`` did; dividing by 0.01 instead can round a
+    half-frame time (0.235 s) to the other side.
+    """
+    rate = 1.0 / frame_period
+    secs = np.asarray(seconds, dtype=np.float64)
+    if abs(rate - round(rate)) <= 1e-9 * rate:
+        x = secs * round(rate)
+    else:
+        x = secs / frame_period
+    out = np.floor(x + 0.5).astype(np.int64)
     return int(out) if out.ndim == 0 else out
 
 
@@ -93,7 +106,7 @@ def labels_to_turns(labels, names=None, offset=0):
 
 
 def turns_to_labels(turns, n_frames, label_index):
-    """Inverse of :func:`labels_to_turns`: paint turns onto a per-frame label array (-1 elsewhere)."""
+    """Paint turns onto a per-frame label array (-1 elsewhere); inverse of labels_to_turns."""
     out = np.full(n_frames, -1, dtype=np.int64)
     for t in turns:
         out[max(t.start, 0):min(t.end, n_frames)] = label_index[t.label]

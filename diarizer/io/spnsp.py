@@ -41,6 +41,7 @@ import warnings
 import numpy as np
 
 from ..exceptions import InputError
+from ..segments import seconds_to_frames
 from ._atomic import atomic_open
 
 __all__ = ["read_spnsp", "write_spnsp", "segments_to_mask", "mask_to_segments"]
@@ -63,12 +64,7 @@ def _check_frame_period(frame_period):
 
 def _to_frame(seconds, frame_period):
     """``floor(seconds * rate + 0.5)``, multiplying by an integral rate as the original did."""
-    rate = 1.0 / frame_period
-    if abs(rate - round(rate)) <= 1e-9 * rate:
-        x = seconds * round(rate)
-    else:
-        x = seconds / frame_period
-    return math.floor(x + 0.5)
+    return seconds_to_frames(seconds, frame_period)
 
 
 def _parse_line(path, lineno, fields):
