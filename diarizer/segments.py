@@ -8,6 +8,7 @@ written. A frame period (seconds per frame, e.g. 0.01) converts between the two:
     Turn(2, 5, 'spk00')  covers frames 2, 3, 4 = [0.02 s, 0.05 s) at 10 ms
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,13 +59,13 @@ def seconds_to_frames(seconds, frame_period):
     half-frame time (0.235 s) to the other side.
     """
     rate = 1.0 / frame_period
+    integral = abs(rate - round(rate)) <= 1e-9 * rate
+    if np.ndim(seconds) == 0:  # exact Python arithmetic; OverflowError on inf
+        x = float(seconds) * round(rate) if integral else float(seconds) / frame_period
+        return math.floor(x + 0.5)
     secs = np.asarray(seconds, dtype=np.float64)
-    if abs(rate - round(rate)) <= 1e-9 * rate:
-        x = secs * round(rate)
-    else:
-        x = secs / frame_period
-    out = np.floor(x + 0.5).astype(np.int64)
-    return int(out) if out.ndim == 0 else out
+    x = secs * round(rate) if integral else secs / frame_period
+    return np.floor(x + 0.5).astype(np.int64)
 
 
 def labels_to_turns(labels, names=None, offset=0):
