@@ -1,0 +1,25 @@
+"""The GMM engine: many GMMs trained and scored at once, diagonal or full covariances, any xp.
+
+Public names
+------------
+GMMSet
+    G GMMs of possibly different sizes, batched EM, frame-by-GMM log-likelihoods.
+FitResult
+    Per-GMM log-likelihood, iterations and convergence flags of :meth:`GMMSet.fit`.
+merge_pairs
+    The original diarizer's merge candidates (components of a then b, weights scaled by size).
+dump_gmms, load_gmms
+    The original plain-text dump (extended to full covariances) or ``.npz``.
+map_adapt
+    MAP adaptation of a background model to many groups of frames at once.
+GaussianMixture
+    A single GMM with scikit-learn's estimator interface.
+"""
+
+# from .map import map_adapt
+# from .mixture import GaussianMixture
+from .model import FitResult, GMMSet, merge_pairs
+from .serialize import dump_gmms, load_gmms
+
+__all__ = ["GMMSet", "FitResult", "merge_pairs", "dump_gmms", "load_gmms", "map_adapt",
+           "GaussianMixture"]

@@ -1,0 +1,303 @@
+"""Pure array-API kernels of the GMM engine: log-likelihoods, sufficient statistics, M-step, floors.
+
+Every function takes the array namespace as the keyword-only ``xp`` and uses only the array API
+standard (``xp.matmul``, ``xp.take``, ``xp.where``, ``xp.linalg.cholesky`` ...), so the same code
+runs on numpy, cupy and array-api-strict. Nothing here validates its input: the public classes do
+that once, at the boundary.
+
+One GMM's parameters are ``weights (M,)``, ``means (M, D)``, ``covariances`` (``(M, D)`` diag or
+``(M, D, D)`` full) and ``precisions_cholesky`` of the same shape (``1/sqrt(var)`` for diag, the
+upper triangular ``U`` with ``U @ U.T = inv(cov)`` for full, as scikit-learn stores them).
+
+The diagonal log-density is written as one matrix product of the "frame design" ``Z = [X*X, X]``
+(shape ``(n, 2D)``) with the "scoring matrix" ``W = [-prec/2 ; mu*prec]^T`` (shape ``(2D, M)``):
+``log N(x | k) = Z @ W + c_k``. The same ``Z`` gives both second and first order statistics in one
+product ``resp.T @ Z`` in the M-step.
+"""
+
+import math
+
+from ..exceptions import NumericalError
+
+__all__ = [
+    "LOG_2PI",
+    "compute_precision_cholesky",
+    "frame_design",
+    "scoring_params",
+    "component_log_prob",
+    "logsumexp_rows",
+    "estep",
+    "mstep",
+    "default_chunk_size",
+]
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+_CHOLESKY_MESSAGE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar or the variance floor, or scale the input data."
+)
+
+
+# --------------------------------------------------------------------------------------------
+# precisions
+
+
+def compute_precision_cholesky(covariances, covariance_type, *, xp):
+    """Cholesky factors of the precision matrices, as scikit-learn stores them.
+
+    Parameters
+    ----------
+    covariances : array of shape (C, D) or (C, D, D)
+        Diagonal variances or full covariance matrices.
+    covariance_type : {'diag', 'full'}
+        Kind of covariance.
+    xp : namespace
+        Array namespace.
+
+    Returns
+    -------
+    precisions_cholesky : array of the same shape
+        ``1/sqrt(var)`` for 'diag'; the upper triangular ``U = inv(L).T`` with ``cov = L L^T``
+        for 'full'.
+
+    Raises
+    ------
+    NumericalError
+        A variance is not positive or a covariance matrix is not positive definite.
+    """
+    if covariance_type == "diag":
+        if not bool(xp.all(covariances > 0)):
+            raise NumericalError(_CHOLESKY_MESSAGE)
+        return 1.0 / xp.sqrt(covariances)
+    try:
+        chol = xp.linalg.cholesky(covariances)
+    except Exception as exc:  # numpy / array-api-strict raise LinAlgError
+        raise NumericalError(_CHOLESKY_MESSAGE) from exc
+    if not bool(xp.all(xp.isfinite(chol))):  # cupy returns NaN instead of raising
+        raise NumericalError(_CHOLESKY_MESSAGE)
+    inv = xp.tril(xp.linalg.inv(chol))
+    return xp.permute_dims(inv, (0, 2, 1))
+
+
+def covariances_from_precision_cholesky(prec_chol, covariance_type, *, xp):
+    """Inverse of :func:`compute_precision_cholesky` (used for ``precisions_init``)."""
+    if covariance_type == "diag":
+        return 1.0 / (prec_chol * prec_chol)
+    prec = xp.matmul(prec_chol, xp.permute_dims(prec_chol, (0, 2, 1)))
+    return xp.linalg.inv(prec)
+
+
+# --------------------------------------------------------------------------------------------
+# probability estimators
+
+
+def frame_design(X, covariance_type, *, xp):
+    """Frame matrix used by the E-step: ``[X*X, X]`` (n, 2D) for 'diag', ``X`` itself for 'full'."""
+    if covariance_type == "diag":
+        return xp.concat([X * X, X], axis=1)
+    return X
+
+
+def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
+    """Precompute the matrices that turn frames into weighted component log-densities.
+
+    Parameters
+    ----------
+    weights : array of shape (M,)
+    means : array of shape (M, D)
+    prec_chol : array of shape (M, D) or (M, D, D)
+    covariance_type : {'diag', 'full'}
+    xp : namespace
+
+    Returns
+    -------
+    params : tuple
+        ``(W, b, c)``: for 'diag' ``W`` is (2D, M) and ``b`` is None; for 'full' ``W`` is
+        (D, M*D) and ``b`` (M*D,). ``c`` (M,) holds the normalising constant plus the log-weight.
+    """
+    M, D = means.shape
+    tiny = xp.finfo(weights.dtype).smallest_normal
+    logw = xp.log(xp.clip(weights, min=tiny))
+    if covariance_type == "diag":
+        prec = prec_chol * prec_chol
+        W = xp.concat([-0.5 * xp.permute_dims(prec, (1, 0)),
+                       xp.permute_dims(means * prec, (1, 0))], axis=0)
+        c = (-0.5 * (D * LOG_2PI + xp.sum(means * means * prec, axis=1))
+             + xp.sum(xp.log(prec_chol), axis=1) + logw)
+        return W, None, c
+    W = xp.reshape(xp.permute_dims(prec_chol, (1, 0, 2)), (D, M * D))
+    b = xp.reshape(xp.matmul(means[:, None, :], prec_chol)[:, 0, :], (M * D,))
+    logdet = xp.sum(xp.log(xp.linalg.diagonal(prec_chol)), axis=1)
+    c = -0.5 * D * LOG_2PI + logdet + logw
+    return W, b, c
+
+
+def component_log_prob(Z, params, covariance_type, *, xp):
+    """Weighted component log-densities ``log w_k + log N(x_n | k)`` of a block of frames.
+
+    Parameters
+    ----------
+    Z : array of shape (n, 2D) or (n, D)
+        Frame design from :func:`frame_design`.
+    params : tuple
+        From :func:`scoring_params`.
+    covariance_type : {'diag', 'full'}
+    xp : namespace
+
+    Returns
+    -------
+    log_prob : array of shape (n, M)
+    """
+    W, b, c = params
+    if covariance_type == "diag":
+        return xp.matmul(Z, W) + c
+    n = Z.shape[0]
+    M = c.shape[0]
+    y = xp.matmul(Z, W) - b
+    y = xp.reshape(y * y, (n, M, -1))
+    return -0.5 * xp.sum(y, axis=2) + c
+
+
+def logsumexp_rows(a, *, xp):
+    """Row-wise ``log(sum(exp(a)))`` with max subtraction; rows of all ``-inf`` give ``-inf``."""
+    m = xp.max(a, axis=1, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    return xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0]
+
+
+def default_chunk_size(width, budget=1 << 21):
+    """Rows per E-step chunk so that a chunk's (rows, width) temporaries hold ~``budget`` values."""
+    return int(max(1024, budget // max(int(width), 1)))
+
+
+# --------------------------------------------------------------------------------------------
+# E-step: sufficient statistics
+
+
+def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
+    """One pass over the frames of one GMM: total log-likelihood and sufficient statistics.
+
+    Parameters
+    ----------
+    Z : array of shape (n, 2D) or (n, D)
+        Frame design of the GMM's frames (:func:`frame_design`).
+    params : tuple
+        From :func:`scoring_params`.
+    covariance_type : {'diag', 'full'}
+    xp : namespace
+    chunk_size : int, optional
+        Frames per chunk; the largest temporary is (chunk_size, M) for 'diag', (chunk_size, M*D) for
+        'full'.
+    stats : bool, default=True
+        Whether to accumulate statistics (False: log-likelihood only).
+
+    Returns
+    -------
+    loglik : float
+        Total log-likelihood of the frames (accumulated in float64).
+    Nk : float64 array of shape (M,)
+        Soft counts.
+    S1 : float64 array of shape (M, D)
+        ``sum_n r_nk x_n``.
+    S2 : float64 array of shape (M, D) or (M, D, D)
+        ``sum_n r_nk x_n**2`` (diag) or ``sum_n r_nk x_n x_n^T`` (full).
+    """
+    n = Z.shape[0]
+    M = params[2].shape[0]
+    D = Z.shape[1] // 2 if covariance_type == "diag" else Z.shape[1]
+    if chunk_size is None:
+        chunk_size = default_chunk_size(M * (D if covariance_type == "full" else 2))
+    f64 = xp.float64
+    total = xp.zeros((), dtype=f64)
+    Nk = S1 = S2 = None
+    for start in range(0, n, chunk_size):
+        Zc = Z[start:min(start + chunk_size, n), ...]
+        lp = component_log_prob(Zc, params, covariance_type, xp=xp)
+        norm = logsumexp_rows(lp, xp=xp)
+        total = total + xp.sum(xp.astype(norm, f64))
+        if not stats:
+            continue
+        resp = xp.exp(lp - norm[:, None])
+        nk = xp.sum(xp.astype(resp, f64), axis=0)
+        # Z^T @ resp (then transposed) is much steadier in OpenBLAS than resp^T @ Z for tall inputs
+        ZcT = xp.permute_dims(Zc, (1, 0))
+        s = xp.permute_dims(xp.astype(xp.matmul(ZcT, resp), f64), (1, 0))
+        if covariance_type == "diag":
+            s2, s1 = s[:, :D], s[:, D:]
+        else:
+            s1 = s
+            rx = xp.reshape(resp[:, :, None] * Zc[:, None, :], (Zc.shape[0], M * D))
+            s2 = xp.reshape(xp.permute_dims(xp.astype(xp.matmul(ZcT, rx), f64), (1, 0)),
+                            (M, D, D))
+        if Nk is None:
+            Nk, S1, S2 = nk, s1, s2
+        else:
+            Nk, S1, S2 = Nk + nk, S1 + s1, S2 + s2
+    return float(total), Nk, S1, S2
+
+
+# --------------------------------------------------------------------------------------------
+# M-step
+
+
+def mstep(Nk, S1, S2, old_means, covariance_type, *, xp, dtype, reg_covar=0.0, var_floor=None):
+    """Maximisation step from float64 statistics, with the floors.
+
+    Follows scikit-learn (``nk = N_k + 10 eps``, weights normalised to sum 1, ``reg_covar`` added to
+    every diagonal) and the original diarizer (``var_floor`` added to every diagonal after every
+    M-step; a component with ``N_k < 1`` keeps its mean and gets covariance ``var_floor`` only).
+
+    Parameters
+    ----------
+    Nk : float64 array of shape (M,)
+    S1 : float64 array of shape (M, D)
+    S2 : float64 array of shape (M, D) or (M, D, D)
+    old_means : array of shape (M, D)
+        Means before the step (kept for components that lost their data when ``var_floor`` is set).
+    covariance_type : {'diag', 'full'}
+    xp : namespace
+    dtype : dtype
+        Dtype of the returned parameters.
+    reg_covar : float, default=0.0
+    var_floor : float64 array of shape (D,) or None
+
+    Returns
+    -------
+    weights, means, covariances, precisions_cholesky : arrays in ``dtype``
+
+    Raises
+    ------
+    NumericalError
+        A covariance is not positive definite after flooring.
+    """
+    f64 = xp.float64
+    M, D = S1.shape
+    nk = Nk + 10.0 * xp.finfo(f64).eps
+    means = S1 / nk[:, None]
+    if covariance_type == "diag":
+        cov = xp.maximum(S2 / nk[:, None] - means * means, xp.zeros_like(means)) + reg_covar
+        if var_floor is not None:
+            cov = cov + var_floor
+    else:
+        cov = S2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+        cov = 0.5 * (cov + xp.permute_dims(cov, (0, 2, 1)))
+        eye = xp.eye(D, dtype=f64)
+        cov = cov + reg_covar * eye
+        if var_floor is not None:
+            cov = cov + var_floor * eye
+    if var_floor is not None:
+        empty = Nk < 1.0
+        old = xp.astype(old_means, f64)
+        means = xp.where(empty[:, None], old, means)
+        if covariance_type == "diag":
+            floor_cov = xp.zeros_like(cov) + (var_floor + reg_covar)
+            cov = xp.where(empty[:, None], floor_cov, cov)
+        else:
+            floor_cov = xp.zeros_like(cov) + (var_floor + reg_covar) * eye
+            cov = xp.where(empty[:, None, None], floor_cov, cov)
+    weights = nk / xp.sum(nk)
+    weights, means, cov = (xp.astype(a, dtype) for a in (weights, means, cov))
+    prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
+    return weights, means, cov, prec_chol

@@ -1,0 +1,653 @@
+"""GMMSet: many diagonal- or full-covariance GMMs of different sizes, trained and scored together.
+
+The parameters of all G GMMs are stored concatenated over their C = sum(M_g) components, on the
+``xp`` device. Training runs each GMM's EM on its own frames only (gathered once per call), so the
+cost is ``sum_g N_g * M_g * D`` rather than ``N * C * D``; scoring every frame against every GMM is
+one matrix product per frame chunk.
+"""
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._xp import get_xp, to_numpy
+from ..exceptions import InputError, NumericalError
+from ._init import kmeans_seed, original_seed
+from ._kernels import (
+    component_log_prob,
+    compute_precision_cholesky,
+    default_chunk_size,
+    estep,
+    frame_design,
+    logsumexp_rows,
+    mstep,
+    scoring_params,
+)
+
+__all__ = ["GMMSet", "FitResult", "merge_pairs"]
+
+log = logging.getLogger(__name__)
+
+_COV_TYPES = ("diag", "full")
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of :meth:`GMMSet.fit`.
+
+    Attributes
+    ----------
+    log_likelihood : ndarray of shape (G,), float64
+        Total log-likelihood of each GMM on its frames after a final E-step with the final
+        parameters (0 for a GMM without frames when ``allow_empty``).
+    n_iter : ndarray of shape (G,), int
+        M-steps run per GMM.
+    converged : ndarray of shape (G,), bool
+        Whether the GMM met the convergence rule.
+    """
+
+    log_likelihood: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+
+
+def _resolve_dtype(xp, dtype, default):
+    if dtype is None:
+        dtype = default
+    if isinstance(dtype, str) or isinstance(dtype, type) or isinstance(dtype, np.dtype):
+        name = np.dtype(dtype).name
+        if name not in ("float32", "float64"):
+            raise ValueError(f"The 'dtype' must be 'float32' or 'float64'. Got {dtype!r} instead.")
+        return getattr(xp, name)
+    return dtype
+
+
+def _dtype_name(dtype):
+    return "float32" if "32" in str(dtype) else "float64"
+
+
+class GMMSet:
+    """G Gaussian mixture models over D features, GMM g having ``n_components[g]`` components.
+
+    Parameters
+    ----------
+    weights : array of shape (C,)
+        Component weights, concatenated over the GMMs (each GMM's weights sum to 1).
+    means : array of shape (C, D)
+    covariances : array of shape (C, D) for 'diag' or (C, D, D) for 'full'
+    n_components : sequence of int of length G
+        Components per GMM; ``sum(n_components) == C``.
+    covariance_type : {'diag', 'full'}, default='diag'
+    xp : namespace or str
+        Array namespace (or backend name for :func:`diarizer._xp.get_xp`).
+    dtype : {'float32', 'float64'} or xp dtype, optional
+        Parameter and computation dtype (default float64).
+    reg_covar : float, default=0.0
+        Added to every covariance diagonal after every M-step, as scikit-learn does.
+    var_floor : float or array of shape (D,), optional
+        Absolute per-dimension variance floor added to every covariance diagonal after every
+        M-step (the original diarizer's ``avgvar``); components with fewer than one frame of soft
+        count then keep their mean and get covariance ``var_floor + reg_covar``.
+    precisions_cholesky : array, optional
+        Precomputed Cholesky factors of the precisions (computed from ``covariances`` if omitted).
+
+    Attributes
+    ----------
+    weights, means, covariances, precisions_cholesky : xp arrays
+    owner : xp int array of shape (C,)
+        GMM index of every component (sorted, contiguous).
+    n_gmms : int
+    n_components : ndarray of shape (G,), int
+    n_features : int
+    covariance_type : str
+    xp : namespace
+    dtype : xp dtype
+
+    Raises
+    ------
+    InputError
+        Inconsistent shapes.
+    NumericalError
+        A covariance is not positive definite.
+    """
+
+    def __init__(self, weights, means, covariances, n_components, covariance_type="diag", *, xp,
+                 dtype=None, reg_covar=0.0, var_floor=None, precisions_cholesky=None):
+        xp = get_xp(xp)
+        if covariance_type not in _COV_TYPES:
+            raise ValueError(f"The 'covariance_type' must be one of {_COV_TYPES}. "
+                             f"Got {covariance_type!r} instead.")
+        self.xp = xp
+        self.covariance_type = covariance_type
+        self.dtype = _resolve_dtype(xp, dtype, "float64")
+        self.weights = xp.astype(xp.asarray(weights), self.dtype)
+        self.means = xp.astype(xp.asarray(means), self.dtype)
+        self.covariances = xp.astype(xp.asarray(covariances), self.dtype)
+        n_components = np.asarray(n_components, dtype=np.int64).reshape(-1)
+        C = int(n_components.sum())
+        if self.means.ndim != 2:
+            raise InputError(None, f"means must have shape (C, D); got {tuple(self.means.shape)}")
+        D = self.means.shape[1]
+        cov_shape = (C, D) if covariance_type == "diag" else (C, D, D)
+        if (np.any(n_components < 1) or self.weights.shape != (C,) or self.means.shape != (C, D)
+                or tuple(self.covariances.shape) != cov_shape):
+            raise InputError(None, f"inconsistent GMM parameters: n_components sum to {C}, "
+                                   f"weights {tuple(self.weights.shape)}, means "
+                                   f"{tuple(self.means.shape)}, covariances "
+                                   f"{tuple(self.covariances.shape)} (expected {cov_shape})")
+        self.n_components = n_components
+        self._offsets = np.concatenate([[0], np.cumsum(n_components)]).astype(np.int64)
+        self.owner = xp.asarray(np.repeat(np.arange(n_components.size), n_components))
+        self.reg_covar = float(reg_covar)
+        if var_floor is not None:
+            var_floor = xp.zeros((D,), dtype=xp.float64) + xp.astype(xp.asarray(var_floor),
+                                                                       xp.float64)
+        self.var_floor = var_floor
+        if precisions_cholesky is None:
+            precisions_cholesky = compute_precision_cholesky(self.covariances, covariance_type,
+                                                             xp=xp)
+        self.precisions_cholesky = xp.astype(xp.asarray(precisions_cholesky), self.dtype)
+
+    # ---------------------------------------------------------------------------------------
+    # basic properties
+
+    @property
+    def n_gmms(self):
+        """Number of GMMs G."""
+        return int(self.n_components.size)
+
+    @property
+    def n_features(self):
+        """Feature dimension D."""
+        return int(self.means.shape[1])
+
+    def __repr__(self):
+        return (f"GMMSet(n_gmms={self.n_gmms}, n_components={self.n_components.tolist()}, "
+                f"n_features={self.n_features}, covariance_type={self.covariance_type!r}, "
+                f"dtype={_dtype_name(self.dtype)})")
+
+    def _slice(self, g):
+        a, b = int(self._offsets[g]), int(self._offsets[g + 1])
+        return (self.weights[a:b], self.means[a:b, ...], self.covariances[a:b, ...],
+                self.precisions_cholesky[a:b, ...])
+
+    def _same_kind(self, weights, means, covariances, n_components, precisions_cholesky=None):
+        return GMMSet(weights, means, covariances, n_components, self.covariance_type, xp=self.xp,
+                      dtype=self.dtype, reg_covar=self.reg_covar, var_floor=self.var_floor,
+                      precisions_cholesky=precisions_cholesky)
+
+    # ---------------------------------------------------------------------------------------
+    # input checks
+
+    def _frames(self, X):
+        return _check_frames(X, xp=self.xp, dtype=self.dtype, n_features=self.n_features)
+
+    def _groups(self, groups, n_frames):
+        return _parse_groups(groups, n_frames, self.n_gmms)
+
+    # ---------------------------------------------------------------------------------------
+    # construction
+
+    @classmethod
+    def initialize(cls, X, groups, n_components, *, init="original", covariance_type="diag", xp,
+                   dtype=None, random_state=None, reg_covar=0.0, relative_floor=1e-6,
+                   absolute_floor=1e-10):
+        """Seed one GMM per group of frames.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+            All frames (numpy or xp array).
+        groups : list of int arrays or int array of shape (N,)
+            Frame indices of each GMM (may overlap), or a frame -> GMM label array with values in
+            ``[-1, G)`` (-1: frame used by no GMM).
+        n_components : int or sequence of int
+            Components of each GMM.
+        init : {'original', 'kmeans'}, default='original'
+            'original': the original diarizer's seeding (see :func:`._init.original_seed`) on the
+            GMM's own frames, plus the variance floor; 'kmeans': k-means++ on the host then
+            Lloyd on ``xp``.
+        covariance_type : {'diag', 'full'}, default='diag'
+        xp : namespace or str
+        dtype : {'float32', 'float64'}, optional
+        random_state : int or None
+            Seed of the host generator ('kmeans').
+        reg_covar : float, default=0.0
+        relative_floor : float or None, default=1e-6
+            ``var_floor = mean over dims of var(X) * relative_floor`` (the original's
+            ``avgvar``); None disables the floor.
+        absolute_floor : float, default=1e-10
+            Lower bound of that floor, so constant data still trains.
+
+        Returns
+        -------
+        GMMSet
+        """
+        xp = get_xp(xp)
+        dtype = _resolve_dtype(xp, dtype, "float64")
+        X = _check_frames(X, xp=xp, dtype=dtype, n_features=None)
+        N, D = X.shape
+        if isinstance(groups, (list, tuple)) and groups and np.ndim(groups[0]) == 1:
+            G = len(groups)
+        else:
+            lab = to_numpy(groups) if not isinstance(groups, (list, tuple)) else np.asarray(groups)
+            G = int(lab.max()) + 1 if lab.size else 0
+        idx = _parse_groups(groups, N, G)
+        M = np.broadcast_to(np.asarray(n_components, dtype=np.int64), (G,)).copy()
+        var_floor = None
+        if relative_floor is not None:
+            X64 = xp.astype(X, xp.float64)
+            mu = xp.mean(X64, axis=0)
+            var = xp.sum((X64 - mu) ** 2, axis=0) / max(N - 1, 1)
+            value = max(float(xp.mean(var)) * relative_floor, absolute_floor)
+            var_floor = xp.full((D,), value, dtype=xp.float64)
+        rng = np.random.default_rng(random_state)
+        parts = []
+        for g in range(G):
+            Xg = _gather(X, idx[g], xp=xp)
+            _check_group_size(g, Xg.shape[0], int(M[g]), minimum=2)
+            if init == "original":
+                w, mu, cov = original_seed(Xg, M[g], covariance_type, xp=xp, dtype=dtype)
+                if var_floor is not None:
+                    # Deviation from the original (which floors only after M-steps): floor the
+                    # seed too, so a group of identical frames does not start with zero variance.
+                    fl = xp.astype(var_floor, dtype)
+                    cov = cov + (fl if covariance_type == "diag" else fl * xp.eye(D, dtype=dtype))
+                parts.append((w, mu, cov))
+            elif init == "kmeans":
+                parts.append(kmeans_seed(Xg, M[g], covariance_type, xp=xp, dtype=dtype, rng=rng,
+                                         reg_covar=reg_covar, var_floor=var_floor)[:3])
+            else:
+                raise ValueError(f"The 'init' must be 'original' or 'kmeans'. "
+                                 f"Got {init!r} instead.")
+        w, mu, cov = (xp.concat([p[i] for p in parts], axis=0) for i in range(3))
+        return cls(w, mu, cov, M, covariance_type, xp=xp, dtype=dtype, reg_covar=reg_covar,
+                   var_floor=var_floor)
+
+    def select(self, gmm_indices):
+        """Subset of the GMMs, in the given order (repeats allowed).
+
+        Parameters
+        ----------
+        gmm_indices : sequence of int
+
+        Returns
+        -------
+        GMMSet
+        """
+        gi = np.asarray(gmm_indices, dtype=np.int64).reshape(-1)
+        if gi.size and (gi.min() < -self.n_gmms or gi.max() >= self.n_gmms):
+            raise IndexError(f"GMM index out of range for {self.n_gmms} GMMs: {gi.tolist()}")
+        gi = gi % max(self.n_gmms, 1)
+        comp = np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1]) for g in gi])
+        ci = self.xp.asarray(comp)
+        take = lambda a: self.xp.take(a, ci, axis=0)  # noqa: E731
+        return self._same_kind(take(self.weights), take(self.means), take(self.covariances),
+                               self.n_components[gi], take(self.precisions_cholesky))
+
+    @staticmethod
+    def concat(sets):
+        """Concatenate GMM sets (same backend, dtype, covariance type and D) into one.
+
+        The floors are those of the first set.
+        """
+        sets = list(sets)
+        if not sets:
+            raise ValueError("GMMSet.concat needs at least one GMMSet")
+        first = sets[0]
+        for s in sets[1:]:
+            if (s.covariance_type != first.covariance_type or s.n_features != first.n_features
+                    or _dtype_name(s.dtype) != _dtype_name(first.dtype)):
+                raise InputError(None, f"cannot concatenate {s!r} with {first!r}")
+        xp = first.xp
+        cat = lambda name: xp.concat([getattr(s, name) for s in sets], axis=0)  # noqa: E731
+        return first._same_kind(cat("weights"), cat("means"), cat("covariances"),
+                                np.concatenate([s.n_components for s in sets]),
+                                cat("precisions_cholesky"))
+
+    def to_numpy(self):
+        """Parameters as host arrays.
+
+        Returns
+        -------
+        dict
+            ``weights``, ``means``, ``covariances``, ``precisions_cholesky``, ``n_components``,
+            ``covariance_type``, ``reg_covar``, ``var_floor`` (None or (D,)).
+        """
+        return {
+            "weights": to_numpy(self.weights).copy(),
+            "means": to_numpy(self.means).copy(),
+            "covariances": to_numpy(self.covariances).copy(),
+            "precisions_cholesky": to_numpy(self.precisions_cholesky).copy(),
+            "n_components": self.n_components.copy(),
+            "covariance_type": self.covariance_type,
+            "reg_covar": self.reg_covar,
+            "var_floor": None if self.var_floor is None else to_numpy(self.var_floor).copy(),
+        }
+
+    # ---------------------------------------------------------------------------------------
+    # scoring
+
+    def component_log_likelihood(self, X, *, chunk_size=None):
+        """Weighted component log-densities ``log w_k + log N(x_n | k)`` of every frame.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        chunk_size : int, optional
+
+        Returns
+        -------
+        xp array of shape (N, C)
+        """
+        X = self._frames(X)
+        return self.xp.concat(list(self._iter_component_chunks(X, chunk_size)), axis=0)
+
+    def _iter_component_chunks(self, X, chunk_size):
+        xp = self.xp
+        params = scoring_params(self.weights, self.means, self.precisions_cholesky,
+                                self.covariance_type, xp=xp)
+        C, D = self.means.shape
+        if chunk_size is None:
+            chunk_size = default_chunk_size(C * (D if self.covariance_type == "full" else 2))
+        for s in range(0, X.shape[0], chunk_size):
+            Z = frame_design(X[s:min(s + chunk_size, X.shape[0]), ...], self.covariance_type, xp=xp)
+            yield component_log_prob(Z, params, self.covariance_type, xp=xp)
+
+    def _per_gmm_lse(self, lp):
+        xp = self.xp
+        cols = [logsumexp_rows(lp[:, int(self._offsets[g]):int(self._offsets[g + 1])], xp=xp)
+                for g in range(self.n_gmms)]
+        return xp.stack(cols, axis=1)
+
+    def log_likelihood(self, X, *, chunk_size=None):
+        """Log-likelihood of every frame under every GMM.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        chunk_size : int, optional
+            Frames per chunk (memory is O(chunk_size * C)).
+
+        Returns
+        -------
+        xp array of shape (N, G)
+            ``log p(x_n | GMM g)``.
+        """
+        X = self._frames(X)
+        out = [self._per_gmm_lse(lp) for lp in self._iter_component_chunks(X, chunk_size)]
+        return self.xp.concat(out, axis=0)
+
+    def _gmm_component_lp(self, X, gmm):
+        if gmm is None:
+            return self.component_log_likelihood(X)
+        w, mu, _, pc = self._slice(int(gmm))
+        params = scoring_params(w, mu, pc, self.covariance_type, xp=self.xp)
+        Z = frame_design(self._frames(X), self.covariance_type, xp=self.xp)
+        return component_log_prob(Z, params, self.covariance_type, xp=self.xp)
+
+    def eval(self, X, gmm=None):
+        """Per-frame log-likelihood and component posteriors, as the original GMM specializer.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        gmm : int or None
+            One GMM (posteriors (N, M_g), log-likelihood (N,)) or all (posteriors (N, C) normalised
+            within each GMM, log-likelihood (N, G)).
+
+        Returns
+        -------
+        loglik : xp array of shape (N,) or (N, G)
+        posteriors : xp array of shape (N, M_g) or (N, C)
+        """
+        xp = self.xp
+        lp = self._gmm_component_lp(X, gmm)
+        if gmm is not None:
+            ll = logsumexp_rows(lp, xp=xp)
+            return ll, xp.exp(lp - ll[:, None])
+        ll = self._per_gmm_lse(lp)
+        return ll, xp.exp(lp - xp.take(ll, self.owner, axis=1))
+
+    def predict_proba(self, X, gmm=None):
+        """Component posteriors (see :meth:`eval`)."""
+        return self.eval(X, gmm)[1]
+
+    def decode(self, X, gmm=None):
+        """Per-frame log-likelihood and most likely component (index within its GMM).
+
+        Returns
+        -------
+        loglik : xp array of shape (N,) or (N, G)
+        best : xp int array of shape (N,) or (N, G)
+        """
+        xp = self.xp
+        lp = self._gmm_component_lp(X, gmm)
+        if gmm is not None:
+            return logsumexp_rows(lp, xp=xp), xp.argmax(lp, axis=1)
+        ll = self._per_gmm_lse(lp)
+        best = [xp.argmax(lp[:, int(self._offsets[g]):int(self._offsets[g + 1])], axis=1)
+                for g in range(self.n_gmms)]
+        return ll, xp.stack(best, axis=1)
+
+    def predict(self, X, gmm=None):
+        """Most likely component per frame (see :meth:`decode`)."""
+        return self.decode(X, gmm)[1]
+
+    def score(self, X, groups):
+        """Total log-likelihood of each GMM on its own frames.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        groups : list of int arrays or int array of shape (N,)
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (G,), float64
+        """
+        X = self._frames(X)
+        idx = self._groups(groups, X.shape[0])
+        out = np.zeros(self.n_gmms)
+        for g in range(self.n_gmms):
+            w, mu, _, pc = self._slice(g)
+            params = scoring_params(w, mu, pc, self.covariance_type, xp=self.xp)
+            Z = frame_design(_gather(X, idx[g], xp=self.xp), self.covariance_type, xp=self.xp)
+            out[g] = estep(Z, params, self.covariance_type, xp=self.xp, stats=False)[0]
+        return out
+
+    # ---------------------------------------------------------------------------------------
+    # training
+
+    def fit(self, X, groups, *, max_iter=3, min_iter=1, tol=None, allow_empty=False,
+            chunk_size=None):
+        """Batched EM, in place: every GMM on its own frames, warm-started from its parameters.
+
+        Each GMM runs ``E, (M, E), (M, E) ...`` and stops after an M-step + E-step pair once
+        ``it >= min_iter`` and (``it >= max_iter`` or converged), where converged means
+        ``|L_t - L_{t-1}| <= eps_g`` on its total log-likelihood. With ``tol=None`` the original's
+        ``eps_g = (1 + D + D(D+1)/2) * ln(N_g * D) * 1e-4``; otherwise ``eps_g = tol``.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+        groups : list of int arrays or int array of shape (N,)
+            Frame indices of each GMM (G lists; may overlap) or a frame -> GMM label array with
+            values in ``[-1, G)``.
+        max_iter : int, default=3
+        min_iter : int, default=1
+        tol : float, optional
+        allow_empty : bool, default=False
+            Leave GMMs without frames unchanged (log-likelihood 0, 0 iterations) instead of raising.
+        chunk_size : int, optional
+            Frames per E-step chunk.
+
+        Returns
+        -------
+        FitResult
+            Per-GMM log-likelihood after a final E-step with the final parameters, iterations run
+            and convergence flags.
+
+        Raises
+        ------
+        InputError
+            Non-finite frames, wrong D, an empty group or fewer frames than components.
+        NumericalError
+            A covariance became singular; the message names the GMM and the setting to increase.
+        """
+        xp = self.xp
+        X = self._frames(X)
+        idx = self._groups(groups, X.shape[0])
+        G, D = self.n_gmms, self.n_features
+        for g in range(G):
+            if idx[g].size == 0 and allow_empty:
+                continue
+            _check_group_size(g, idx[g].size, int(self.n_components[g]))
+        lls = np.zeros(G)
+        n_iter = np.zeros(G, dtype=np.int64)
+        conv = np.zeros(G, dtype=bool)
+        new = []
+        for g in range(G):
+            w, mu, cov, pc = self._slice(g)
+            if idx[g].size == 0:
+                new.append((w, mu, cov, pc))
+                continue
+            Z = frame_design(_gather(X, idx[g], xp=xp), self.covariance_type, xp=xp)
+            eps = (tol if tol is not None
+                   else (1 + D + D * (D + 1) / 2) * np.log(idx[g].size * D) * 1e-4)
+            try:
+                out = self._em_one(Z, (w, mu, cov, pc), eps, max_iter, min_iter, chunk_size)
+            except NumericalError as exc:
+                raise NumericalError(f"GMM {g}: {exc}") from None
+            lls[g], n_iter[g], conv[g], params = out
+            new.append(params)
+        self.weights, self.means, self.covariances, self.precisions_cholesky = (
+            xp.concat([p[i] for p in new], axis=0) for i in range(4))
+        log.debug("EM of %d GMMs: iterations %s, log-likelihoods %s", G, n_iter.tolist(),
+                  lls.tolist())
+        return FitResult(lls, n_iter, conv)
+
+    def _em_one(self, Z, params, eps, max_iter, min_iter, chunk_size):
+        xp, ct = self.xp, self.covariance_type
+        w, mu, cov, pc = params
+        top = max(max_iter, min_iter)
+        want_stats = top > 0
+        L, Nk, S1, S2 = estep(Z, scoring_params(w, mu, pc, ct, xp=xp), ct, xp=xp,
+                              chunk_size=chunk_size, stats=want_stats)
+        it, converged = 0, False
+        while it < min_iter or (it < max_iter and not converged):
+            w, mu, cov, pc = mstep(Nk, S1, S2, mu, ct, xp=xp, dtype=self.dtype,
+                                   reg_covar=self.reg_covar, var_floor=self.var_floor)
+            it += 1
+            want_stats = it < top
+            L_new, Nk, S1, S2 = estep(Z, scoring_params(w, mu, pc, ct, xp=xp), ct, xp=xp,
+                                      chunk_size=chunk_size, stats=want_stats)
+            converged = abs(L_new - L) <= eps
+            L = L_new
+        return L, it, converged, (w, mu, cov, pc)
+
+
+# -------------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_frames(X, *, xp, dtype, n_features):
+    """Frames as an xp array of ``dtype``; raise InputError on wrong shape or non-finite values."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
+        X = xp.asarray(np.asarray(X))
+    if X.ndim != 2:
+        raise InputError(None, f"X must have shape (n_frames, n_features); got {tuple(X.shape)}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(None, f"X has {X.shape[1]} features per frame but the GMMs have "
+                               f"{n_features} (X shape {tuple(X.shape)})")
+    X = xp.astype(X, dtype)
+    finite = xp.all(xp.isfinite(X), axis=1)
+    if not bool(xp.all(finite)):
+        bad = np.flatnonzero(~to_numpy(finite))
+        raise InputError(None, f"X contains NaN or infinite values in {bad.size} frame(s), "
+                               f"the first at frame {int(bad[0])}")
+    return X
+
+
+def _parse_groups(groups, n_frames, n_gmms):
+    """Frame index arrays (host int64), one per GMM."""
+    if isinstance(groups, (list, tuple)) and (len(groups) == 0 or np.ndim(groups[0]) == 1):
+        if len(groups) != n_gmms:
+            raise InputError(None, f"got {len(groups)} frame groups for {n_gmms} GMMs")
+        out = []
+        for g, ix in enumerate(groups):
+            ix = np.asarray(to_numpy(ix) if hasattr(ix, "__array_namespace__") else ix)
+            if ix.size and (not np.issubdtype(ix.dtype, np.integer) or ix.min() < 0
+                            or ix.max() >= n_frames):
+                raise InputError(None, f"frame group of GMM {g} has indices outside "
+                                       f"[0, {n_frames})")
+            out.append(ix.astype(np.int64).reshape(-1))
+        return out
+    lab = np.asarray(to_numpy(groups) if hasattr(groups, "__array_namespace__") else groups)
+    if lab.shape != (n_frames,) or (lab.size and not np.issubdtype(lab.dtype, np.integer)):
+        raise InputError(None, f"frame labels must be an int array of shape ({n_frames},); got "
+                               f"{lab.dtype} {lab.shape}")
+    if lab.size and (lab.min() < -1 or lab.max() >= n_gmms):
+        raise InputError(None, f"frame labels must lie in [-1, {n_gmms}); got "
+                               f"[{lab.min()}, {lab.max()}]")
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(-1, n_gmms + 1))
+    return [order[bounds[g + 1]:bounds[g + 2]] for g in range(n_gmms)]
+
+
+def _gather(X, idx, *, xp):
+    if idx.size == X.shape[0] and idx.size and idx[0] == 0 and np.all(np.diff(idx) == 1):
+        return X
+    if idx.size and np.all(np.diff(idx) == 1):
+        return X[int(idx[0]):int(idx[-1]) + 1, ...]
+    return xp.take(X, xp.asarray(idx), axis=0)
+
+
+def _check_group_size(g, n, M, minimum=1):
+    if n == 0:
+        raise InputError(None, f"GMM {g} has no frames to train on")
+    if n < max(M, minimum):
+        raise InputError(None, f"GMM {g} has {n} frames for {M} components; it needs at least "
+                               f"{max(M, minimum)} frames")
+
+
+# -------------------------------------------------------------------------------------------
+# merging
+
+
+def merge_pairs(gmms, pairs):
+    """One merged GMM per pair, as the original diarizer builds merge candidates.
+
+    The merged model of ``(a, b)`` has the components of ``a`` then those of ``b``, with weights
+    ``w_a * M_a / (M_a + M_b)`` and ``w_b * M_b / (M_a + M_b)``.
+
+    Parameters
+    ----------
+    gmms : GMMSet
+    pairs : sequence of (int, int)
+
+    Returns
+    -------
+    GMMSet
+        ``len(pairs)`` GMMs with ``M_a + M_b`` components each, same floors.
+    """
+    xp = gmms.xp
+    comps, scale, sizes = [], [], []
+    for a, b in pairs:
+        a, b = int(a), int(b)
+        if not (0 <= a < gmms.n_gmms and 0 <= b < gmms.n_gmms):
+            raise IndexError(f"pair ({a}, {b}) out of range for {gmms.n_gmms} GMMs")
+        Ma, Mb = int(gmms.n_components[a]), int(gmms.n_components[b])
+        comps += [np.arange(gmms._offsets[a], gmms._offsets[a + 1]),
+                  np.arange(gmms._offsets[b], gmms._offsets[b + 1])]
+        scale += [np.full(Ma, Ma / (Ma + Mb)), np.full(Mb, Mb / (Ma + Mb))]
+        sizes.append(Ma + Mb)
+    if not sizes:
+        raise ValueError("merge_pairs needs at least one pair")
+    ci = xp.asarray(np.concatenate(comps))
+    take = lambda arr: xp.take(arr, ci, axis=0)  # noqa: E731
+    w = take(gmms.weights) * xp.asarray(np.concatenate(scale), dtype=gmms.dtype)
+    return gmms._same_kind(w, take(gmms.means), take(gmms.covariances), sizes,
+                           take(gmms.precisions_cholesky))
