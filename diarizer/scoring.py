@@ -45,7 +45,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .exceptions import ConfigError, InputError
 from .io.rttm import read_rttm
@@ -235,6 +234,8 @@ def _score_file(ref, hyp, regions, collar, skip_overlap):
     n_hyp = hyp_on.sum(axis=1)
     n_map = np.zeros(n_ref.shape, dtype=np.int64)
     if ref_on.shape[1] and hyp_on.shape[1]:
+        from scipy.optimize import linear_sum_assignment  # lazy: keeps `--help` cheap
+
         overlap = (ref_on * w_eval[:, None]).T @ hyp_on.astype(np.float64)
         rows, cols = linear_sum_assignment(overlap, maximize=True)
         mapped = overlap[rows, cols] > 0
