@@ -1,8 +1,9 @@
 """The array-namespace seam: the only module that knows about cupy.
 
-The namespace is chosen once (``get_xp('numpy')``, ``get_xp('cupy')``, ``get_xp('array_api_strict')``)
-and passed down as a keyword-only ``xp`` argument. Kernels use only the array API standard, so the
-same code runs on numpy, cupy and array-api-strict (the stand-in for a GPU namespace in CI).
+The namespace is chosen once (``get_xp('numpy')``, ``get_xp('cupy')``,
+``get_xp('array_api_strict')``) and passed down as a keyword-only ``xp`` argument. Kernels use
+only the array API standard, so the same code runs on numpy, cupy and array-api-strict (the
+stand-in for a GPU namespace in CI).
 """
 
 import sys
@@ -46,7 +47,8 @@ def get_xp(backend="numpy"):
             import array_api_compat.cupy as xp  # noqa: F401  (imports cupy)
         except ImportError as exc:
             raise ImportError(
-                "The 'cupy' backend needs cupy: install the 'gpu' extra (pip install 'diarizer[gpu]')."
+                "The 'cupy' backend needs cupy: install the 'gpu' extra "
+                "(pip install 'diarizer[gpu]')."
             ) from exc
         return xp
     if name == "array_api_strict":

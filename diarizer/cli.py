@@ -6,6 +6,9 @@ required settings are given this way. Subcommands::
 
     diarizer -c my.cfg [--setting value ...]       diarize one meeting
     diarizer score -r REF -s SYS [-u UEM] [-c COLLAR] [-1] [--json]
+    diarizer batch INPUTS -o OUTDIR [-c BASE.cfg] [--jobs N] [--dask ADDRESS|local] [--force]
+                   [--plots] [--setting value ...]
+    diarizer plot HYP.rttm [--ref REF.rttm] [--uem UEM] -o out.png|svg
 
 Exit status: 0 success, 1 input error (a file cannot be read or written), 2 configuration error.
 Errors are printed as one line on stderr; ``--debug`` adds the traceback.
@@ -32,7 +35,7 @@ _GROUP_TITLES = {
     "model": "model and clustering settings",
     "ours": "other settings",
 }
-SUBCOMMANDS = ("score",)
+SUBCOMMANDS = ("score", "batch", "plot")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,17 +78,7 @@ def build_parser():
                         help="-v: progress per merge step; -vv: per EM iteration")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--version", action="version", version=f"diarizer {__version__}")
-    groups = {}
-    for spec in SCHEMA:
-        group = groups.get(spec.group)
-        if group is None:
-            group = groups[spec.group] = parser.add_argument_group(_GROUP_TITLES[spec.group])
-        dashed = "--" + spec.name.replace("_", "-")
-        flags = list(dict.fromkeys([dashed, "--" + spec.name, dashed.lower(),
-                                    "--" + spec.name.lower()]))
-        metavar = "{" + ",".join(spec.choices) + "}" if spec.type == "choice" else spec.type.upper()
-        group.add_argument(*flags, dest=spec.name, default=None, metavar=metavar,
-                           help=f"{spec.help} ({_format_default(spec)})")
+    _add_setting_options(parser)
     return parser
 
 
@@ -104,7 +97,7 @@ def _run_main(argv):
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    overrides = {s.name: getattr(args, s.name) for s in SCHEMA if getattr(args, s.name) is not None}
+    overrides = _overrides(args)
     path = args.config
     if path is None and os.path.isfile("diarizer.cfg"):
         path = "diarizer.cfg"
@@ -129,6 +122,90 @@ def _run_score(argv):
     return scoring.run_score(args)
 
 
+def _add_setting_options(parser, skip=()):
+    groups = {}
+    for spec in SCHEMA:
+        if spec.name in skip:
+            continue
+        group = groups.get(spec.group)
+        if group is None:
+            group = groups[spec.group] = parser.add_argument_group(_GROUP_TITLES[spec.group])
+        dashed = "--" + spec.name.replace("_", "-")
+        flags = list(dict.fromkeys([dashed, "--" + spec.name, dashed.lower(),
+                                    "--" + spec.name.lower()]))
+        metavar = "{" + ",".join(spec.choices) + "}" if spec.type == "choice" else spec.type.upper()
+        group.add_argument(*flags, dest=spec.name, default=None, metavar=metavar,
+                           help=f"{spec.help} ({_format_default(spec)})")
+
+
+def _overrides(args):
+    return {s.name: getattr(args, s.name) for s in SCHEMA
+            if getattr(args, s.name, None) is not None}
+
+
+_PER_MEETING = ("basename", "mfcc_feats", "audio", "spnsp_file", "uem", "output_cluster",
+                "gmm_output")
+
+
+def _run_batch(argv):
+    parser = _Parser(prog="diarizer batch", allow_abbrev=False,
+                     description="Diarize many meetings: one RTTM and one GMM dump per meeting "
+                     "in OUTDIR, plus summary.tsv and summary.json. Meetings already done are "
+                     "skipped unless --force.")
+    parser.add_argument("inputs", nargs="+", metavar="INPUTS",
+                        help="directories or globs of audio/HTK files, list files (.lst, .list, "
+                        ".txt, .scp: one meeting per line: input [spnsp] [uem] [ref.rttm] "
+                        "[basename]), or files")
+    parser.add_argument("-o", "--outdir", required=True, metavar="OUTDIR",
+                        help="output directory (created if missing)")
+    parser.add_argument("-c", "--config", metavar="BASE.cfg",
+                        help="base configuration for every meeting")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="worker processes (default: number of CPU cores)")
+    parser.add_argument("--dask", metavar="ADDRESS", default=None,
+                        help="run on a dask.distributed scheduler at ADDRESS, or 'local' to "
+                        "start a LocalCluster")
+    parser.add_argument("--force", action="store_true", help="redo meetings already done")
+    parser.add_argument("--plots", action="store_true",
+                        help="also write a who-spoke-when plot per meeting (needs matplotlib)")
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    _add_setting_options(parser, skip=_PER_MEETING)
+    args = parser.parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"The '--jobs' option must be an int >= 1. Got {args.jobs} instead.")
+    _configure_logging(max(args.verbose, 0))
+    settings = read_config(args.config, _overrides(args), check_required=False)
+    values = {k: v for k, v in settings.as_dict().items() if k not in _PER_MEETING}
+    from .batch import run_batch
+
+    rows = run_batch(args.inputs, args.outdir, values, jobs=args.jobs, dask=args.dask,
+                     force=args.force, plots=args.plots)
+    failed = [r for r in rows if r["status"] != "ok"]
+    for r in failed:
+        print(f"diarizer: error: {r['meeting']}: {r['error']}", file=sys.stderr)
+    print(f"{len(rows) - len(failed)} of {len(rows)} meetings ok; summary in "
+          f"{os.path.join(args.outdir, 'summary.tsv')}")
+    return 1 if failed else 0
+
+
+def _run_plot(argv):
+    parser = _Parser(prog="diarizer plot", allow_abbrev=False,
+                     description="Who-spoke-when timeline of an RTTM, under its reference when "
+                     "given, with errors shaded.")
+    parser.add_argument("hypothesis", metavar="HYP.rttm")
+    parser.add_argument("--ref", metavar="REF.rttm", help="reference RTTM")
+    parser.add_argument("--uem", metavar="UEM", help="scored regions")
+    parser.add_argument("--uri", help="meeting to plot (default: the first in HYP.rttm)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.png|svg")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    args = parser.parse_args(argv)
+    from .plotting import plot_rttm
+
+    plot_rttm(args.hypothesis, args.output, reference=args.ref, uem=args.uem, uri=args.uri)
+    return 0
+
+
 def main(argv=None):
     """Run the command line.
 
@@ -144,7 +221,7 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    runners = {"score": _run_score}
+    runners = {"score": _run_score, "batch": _run_batch, "plot": _run_plot}
     try:
         if argv and argv[0] in runners:
             return runners[argv[0]](argv[1:])

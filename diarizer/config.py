@@ -292,7 +292,8 @@ def read_config(path, overrides=None, check_required=True):
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(f"{path}: cannot parse the configuration file ({first})") from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") from None
+            raise ConfigError(f"{path}: cannot read the configuration file ({exc.strerror})") \
+                from None
         if not parser.has_section(SECTION):
             raise ConfigError(f"{path}: no [{SECTION}] section")
         for key, value in parser.items(SECTION):

@@ -1,0 +1,71 @@
+"""Delta-BIC of candidate merges, all candidates trained together in one batched engine call.
+
+The merged model of clusters a and b has ``M_a + M_b`` Gaussians (the components of both, weights
+scaled by their sizes), so it has exactly as many free parameters as the two models together: the
+BIC penalty cancels (Ajmera & Wooters' "modified BIC") and
+
+    delta_BIC(a, b) = L_merged(X_a u X_b) - L_a(X_a) - L_b(X_b)
+
+with L the total log-likelihood after training. Merge iff delta_BIC > 0. ``L_a`` and ``L_b`` are
+the current models' likelihoods on their current frames (the original could compare against a
+stale likelihood from an older round).
+"""
+
+import numpy as np
+
+from ..gmm import merge_pairs
+
+__all__ = ["candidate_groups", "delta_bic"]
+
+
+def candidate_groups(labels, pairs):
+    """Frame indices of the union of each pair's clusters.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_frames,)
+        Cluster index per frame.
+    pairs : list of tuple of int
+
+    Returns
+    -------
+    list of ndarray
+        Sorted frame indices for each pair.
+    """
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(int(labels.max()) + 2))
+    frames = [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
+    return [np.sort(np.concatenate([frames[a], frames[b]])) for a, b in pairs]
+
+
+def delta_bic(gmms, X, labels, loglik, pairs, em_iterations):
+    """Train the merged model of every candidate pair and return its delta-BIC.
+
+    Parameters
+    ----------
+    gmms : GMMSet
+        Current cluster models.
+    X : array of shape (n_frames, n_features)
+        Speech frames on the engine's namespace.
+    labels : ndarray of shape (n_frames,)
+        Current cluster of each frame.
+    loglik : ndarray of shape (n_gmms,)
+        Current total log-likelihood of each cluster model on its own frames.
+    pairs : list of tuple of int
+        Candidate pairs.
+    em_iterations : int
+        Maximum EM iterations for the merged models.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_pairs,)
+        delta-BIC of each pair.
+    merged : GMMSet
+        The trained merged models, one per pair, in the order of ``pairs``.
+    """
+    merged = merge_pairs(gmms, pairs)
+    groups = candidate_groups(labels, pairs)
+    result = merged.fit(X, groups, max_iter=em_iterations)
+    a = np.array([p[0] for p in pairs])
+    b = np.array([p[1] for p in pairs])
+    return result.log_likelihood - loglik[a] - loglik[b], merged

@@ -1,0 +1,373 @@
+"""One meeting, end to end: features -> speech frames -> clustering -> speaker turns -> RTTM.
+
+The :func:`diarize` function is the Python API; :func:`run` is what ``diarizer -c my.cfg`` does
+(read inputs, diarize, write RTTM and GMM dump atomically).
+
+Timeline bookkeeping: all frames of the input form the *full timeline*; speech detection (or the
+spnsp file, or a UEM) keeps a subset, the *speech frames*, which are clustered as one contiguous
+sequence (as the original did). Labels are mapped back to the full timeline, where non-speech
+frames have label -1 and produce no turn::
+
+    full timeline  n n s s s s n n s s s n
+    speech frames      0 1 2 3     4 5 6
+    labels             A A B B     B A A
+    turns              [2,4)A [4,6)B [8,9)B [9,11)A
+"""
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._xp import get_xp
+from .clustering import agglomerative_clustering
+from .config import Settings, make_settings
+from .exceptions import ConfigError, InputError
+from .segments import labels_to_turns, seconds_to_frames
+
+__all__ = ["Features", "DiarizationResult", "load_features", "diarize", "run"]
+
+log = logging.getLogger(__name__)
+
+MIN_SPEECH_SECONDS = 1.0
+_HTK_SUFFIXES = (".htk", ".mfc", ".fea", ".feat", ".plp", ".fbank")
+
+
+@dataclass
+class Features:
+    """Frames of one recording and which of them are speech.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_frames, n_features)
+        Feature frames on the full timeline (float32).
+    frame_period : float
+        Seconds per frame.
+    speech : ndarray of shape (n_frames,) of bool
+        Frames to cluster.
+    source : str
+        Path of the input (used in error messages).
+    timings : dict of str to float
+        Seconds spent reading and computing features.
+    """
+
+    X: np.ndarray
+    frame_period: float
+    speech: np.ndarray
+    source: str = "<array>"
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self):
+        """Number of frames on the full timeline."""
+        return int(self.X.shape[0])
+
+    @property
+    def duration(self):
+        """Duration of the full timeline in seconds."""
+        return self.n_frames * self.frame_period
+
+
+@dataclass
+class DiarizationResult:
+    """Speaker turns of one meeting and the models behind them.
+
+    Attributes
+    ----------
+    uri : str
+        Meeting id (RTTM field 2).
+    turns : list of Turn
+        Speaker turns in integer frames, in time order, labels ``spk00``, ``spk01``, ... in order of
+        first appearance.
+    frame_period : float
+        Seconds per frame.
+    labels : ndarray of shape (n_frames,)
+        Speaker index per frame of the full timeline (-1 for non-speech).
+    gmms : GMMSet
+        Final speaker models; GMM ``i`` is speaker ``spk{i:02d}``.
+    timings : dict of str to float
+        Seconds per stage.
+    n_merges : int
+        Merge steps performed.
+    """
+
+    uri: str
+    turns: list
+    frame_period: float
+    labels: np.ndarray
+    gmms: object
+    timings: dict = field(default_factory=dict)
+    n_merges: int = 0
+    speaker_names: list = field(default_factory=list)
+
+    @property
+    def n_speakers(self):
+        """Number of speakers in the output."""
+        return len(self.speaker_names)
+
+    @property
+    def speech_seconds(self):
+        """Seconds labelled with a speaker."""
+        return float(np.count_nonzero(self.labels >= 0) * self.frame_period)
+
+    def rttm_turns(self):
+        """The turns as :class:`~diarizer.io.rttm.RTTMTurn` records (seconds)."""
+        from .io.rttm import turns_to_rttm
+
+        return turns_to_rttm(self.uri, self.turns, self.frame_period)
+
+    def rttm_text(self):
+        """The RTTM file content."""
+        from .io.rttm import format_rttm
+
+        return format_rttm(self.rttm_turns())
+
+    def write_rttm(self, path):
+        """Write the turns as RTTM, atomically."""
+        from .io.rttm import write_rttm
+
+        write_rttm(path, self.rttm_turns())
+
+    def write_gmm(self, path):
+        """Write the speaker models (text dump, or ``.npz`` by extension), atomically."""
+        from .gmm import dump_gmms
+
+        dump_gmms(path, self.gmms)
+
+
+def _is_htk(path):
+    return path.lower().endswith(_HTK_SUFFIXES)
+
+
+def _uem_mask(settings, uri, n_frames, frame_period):
+    from .io.uem import read_uem
+
+    regions = read_uem(settings.uem)
+    if uri not in regions:
+        listed = ", ".join(sorted(regions)[:5]) or "nothing"
+        raise InputError(settings.uem, f"no region for meeting '{uri}' (the file lists {listed})")
+    mask = np.zeros(n_frames, dtype=bool)
+    for start, end in regions[uri]:
+        a = max(seconds_to_frames(start, frame_period), 0)
+        b = min(seconds_to_frames(end, frame_period), n_frames)
+        mask[a:b] = True
+    return mask
+
+
+def load_features(settings):
+    """Read the input named by the settings and pick the speech frames.
+
+    Parameters
+    ----------
+    settings : Settings
+        Uses ``mfcc_feats`` or ``audio``, ``spnsp_file``, ``sad``, the MFCC settings and ``uem``.
+
+    Returns
+    -------
+    Features
+
+    Raises
+    ------
+    InputError
+        The input cannot be read, or leaves too little speech.
+    ConfigError
+        Both or neither of 'mfcc_feats' and 'audio' are set.
+    """
+    timings = {}
+    if settings.mfcc_feats and settings.audio:
+        raise ConfigError("Set only one of the 'mfcc_feats' and 'audio' settings, not both.")
+    t = time.perf_counter()
+    energy = None
+    if settings.mfcc_feats:
+        from .io.htk import read_htk
+
+        source = settings.mfcc_feats
+        htk = read_htk(source)
+        X, frame_period = htk.data, htk.frame_period
+        timings["read"] = time.perf_counter() - t
+    elif settings.audio:
+        from .features.mfcc import log_energy, mfcc
+        from .io.audio import read_audio
+
+        source = settings.audio
+        y, _ = read_audio(source, sample_rate=settings.sample_rate)
+        timings["read"] = time.perf_counter() - t
+        t = time.perf_counter()
+        X = mfcc(y, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
+                 window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
+                 include_c0=settings.mfcc_c0)
+        if settings.sad != "none" and not settings.spnsp_file:
+            energy = log_energy(y, sample_rate=settings.sample_rate, window=settings.mfcc_window,
+                                hop=settings.mfcc_hop)
+        frame_period = settings.mfcc_hop
+        timings["mfcc"] = time.perf_counter() - t
+    else:
+        raise ConfigError("One of the 'mfcc_feats' or 'audio' settings is required.")
+    n = X.shape[0]
+    t = time.perf_counter()
+    if settings.spnsp_file:
+        from .io.spnsp import read_spnsp, segments_to_mask
+
+        segs = read_spnsp(settings.spnsp_file, frame_period=frame_period, n_frames=n)
+        speech = segments_to_mask(segs, n)
+        if not speech.any():
+            raise InputError(settings.spnsp_file, "the file leaves no speech frames")
+    elif settings.sad == "energy" and energy is not None:
+        from .features.sad import energy_sad
+
+        speech = energy_sad(energy[:n], hop=frame_period, min_speech=settings.sad_min_speech,
+                            min_silence=settings.sad_min_silence)
+        if speech.size < n:
+            speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
+        if not speech.any():
+            raise InputError(source, "the speech detector found no speech")
+    else:
+        if settings.sad == "energy" and settings.mfcc_feats:
+            log.info("%s: HTK input without spnsp_file: every frame is clustered", source)
+        speech = np.ones(n, dtype=bool)
+    timings["sad"] = time.perf_counter() - t
+    return Features(X=np.ascontiguousarray(X, dtype=np.float32), frame_period=float(frame_period),
+                    speech=speech, source=str(source), timings=timings)
+
+
+def _check_basename(basename):
+    if any(c.isspace() for c in basename):
+        raise ConfigError(f"The 'basename' setting must not contain spaces (RTTM cannot hold "
+                          f"them). Got {basename!r} instead.")
+
+
+def _default_uri(settings, source):
+    if settings.basename:
+        return settings.basename
+    stem = os.path.basename(source)
+    for _ in range(2):
+        stem = os.path.splitext(stem)[0] if "." in stem[1:] else stem
+    return "_".join(stem.split()) or "meeting"
+
+
+def diarize(features, settings=None, **overrides):
+    """Diarize one meeting.
+
+    Parameters
+    ----------
+    features : Features or ndarray of shape (n_frames, n_features) or str
+        Precomputed features (every frame is speech; frame period ``mfcc_hop``), a
+        :class:`Features`, or the path of an audio or HTK file.
+    settings : Settings, optional
+        Settings (defaults for anything not given). Required settings need not be set.
+    **overrides
+        Settings by name, e.g. ``KL_ntop=3``.
+
+    Returns
+    -------
+    DiarizationResult
+        Its ``turns`` are integer frames; ``write_rttm`` converts to seconds.
+
+    Examples
+    --------
+    >>> result = diarize("meeting.wav", initial_clusters=8)  # doctest: +SKIP
+    >>> result.write_rttm("meeting.rttm")  # doctest: +SKIP
+    """
+    base = settings.as_dict() if settings is not None else {}
+    values = {k: v for k, v in base.items() if v is not None}
+    values.update(overrides)
+    if isinstance(features, (str, os.PathLike)):
+        path = os.fspath(features)
+        values.setdefault("mfcc_feats" if _is_htk(path) else "audio", path)
+        if values.get("mfcc_feats") and values.get("audio"):
+            values.pop("audio" if _is_htk(path) else "mfcc_feats")
+    settings = make_settings(values, check_required=False)
+    if isinstance(features, (str, os.PathLike)):
+        features = load_features(settings)
+    elif not isinstance(features, Features):
+        X = np.asarray(features, dtype=np.float32)
+        if X.ndim != 2:
+            raise ValueError(f"features must have shape (n_frames, n_features). Got {X.shape}.")
+        features = Features(X=X, frame_period=settings.mfcc_hop,
+                            speech=np.ones(X.shape[0], dtype=bool))
+    _check_basename(settings.basename)
+    return _diarize_features(features, settings, _default_uri(settings, features.source))
+
+
+def _diarize_features(features, settings, uri):
+    timings = dict(features.timings)
+    speech = features.speech
+    if settings.uem:
+        speech = speech & _uem_mask(settings, uri, features.n_frames, features.frame_period)
+    idx = np.flatnonzero(speech)
+    n_speech = idx.size
+    min_frames = int(np.ceil(MIN_SPEECH_SECONDS / features.frame_period))
+    if n_speech < min_frames:
+        raise InputError(features.source, f"only {n_speech * features.frame_period:.2f} s of "
+                         f"speech; at least {MIN_SPEECH_SECONDS:g} s is needed")
+    need = settings.initial_clusters * settings.M_mfcc
+    if n_speech < need:
+        raise ConfigError(f"The 'initial_clusters' ({settings.initial_clusters}) and 'M_mfcc' "
+                          f"({settings.M_mfcc}) settings need at least {need} speech frames; "
+                          f"{features.source} has {n_speech}.")
+    Xs = features.X[idx]
+    if not np.all(np.isfinite(Xs)):
+        bad = int(np.flatnonzero(~np.isfinite(Xs).all(axis=1))[0])
+        raise InputError(features.source, f"non-finite feature value in frame {int(idx[bad])}")
+    xp = get_xp(settings.backend)
+    dtype = getattr(xp, settings.dtype)
+    X = xp.asarray(Xs, dtype=dtype)
+    t = time.perf_counter()
+    result = agglomerative_clustering(
+        X, initial_clusters=settings.initial_clusters, n_components=settings.M_mfcc,
+        em_iterations=settings.em_iterations, seg_length=settings.seg_length,
+        kl_ntop=settings.KL_ntop, num_seg_iters_init=settings.num_seg_iters_init,
+        num_seg_iters=settings.num_seg_iters, covariance_type=settings.covariance_type,
+        xp=xp, dtype=dtype, seed=settings.seed)
+    timings.update(result.timings)
+    timings["clustering"] = time.perf_counter() - t
+    full = np.full(features.n_frames, -1, dtype=np.int64)
+    full[idx] = result.labels
+    # Rename clusters spk00, spk01, ... in order of first appearance; reorder the models to match.
+    order = []
+    seen = set()
+    for lab in full[idx][np.r_[True, np.diff(full[idx]) != 0]].tolist():
+        if lab not in seen:
+            seen.add(lab)
+            order.append(lab)
+    rank = np.full(result.gmms.n_gmms, -1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    full = np.where(full >= 0, rank[np.maximum(full, 0)], -1)
+    names = [f"spk{i:02d}" for i in range(len(order))]
+    turns = labels_to_turns(full, names)
+    return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,
+                             labels=full, gmms=result.gmms.select(order), timings=timings,
+                             n_merges=result.n_merges, speaker_names=names)
+
+
+def run(settings):
+    """Diarize the meeting named by the settings and write its RTTM and GMM dump.
+
+    Parameters
+    ----------
+    settings : Settings
+        Complete settings (``output_cluster`` and an input are required).
+
+    Returns
+    -------
+    DiarizationResult
+    """
+    from .io._atomic import check_writable
+
+    if not isinstance(settings, Settings):
+        settings = make_settings(settings)
+    rttm_path = settings.output_cluster
+    gmm_path = settings.gmm_output or os.path.splitext(rttm_path)[0] + ".gmm"
+    _check_basename(settings.basename)
+    check_writable(rttm_path)
+    check_writable(gmm_path)
+    features = load_features(settings)
+    uri = _default_uri(settings, features.source)
+    result = _diarize_features(features, settings, uri)
+    t = time.perf_counter()
+    result.write_rttm(rttm_path)
+    result.write_gmm(gmm_path)
+    result.timings["output"] = time.perf_counter() - t
+    return result
