@@ -16,8 +16,8 @@ GaussianMixture
     A single GMM with scikit-learn's estimator interface.
 """
 
-# from .map import map_adapt
-# from .mixture import GaussianMixture
+from .map import map_adapt
+from .mixture import GaussianMixture
 from .model import FitResult, GMMSet, merge_pairs
 from .serialize import dump_gmms, load_gmms
 
