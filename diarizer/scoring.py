@@ -55,6 +55,7 @@ __all__ = [
     "DERReport",
     "score",
     "score_paths",
+    "speaker_mapping",
     "format_report",
     "report_to_json",
     "add_score_arguments",
@@ -199,12 +200,42 @@ def _activity(turns, bounds):
 # Scoring
 # ---------------------------------------------------------------------------------------------
 
-def _score_file(ref, hyp, regions, collar, skip_overlap):
-    """Score one uri. ``ref``/``hyp`` are lists of (start, end, speaker), zero-length included."""
+def _evaluated(ref, regions):
+    """The evaluated interval set: the UEM regions, or the reference span without them."""
     if regions is None:
         regions = [(min(t[0] for t in ref), max(t[1] for t in ref))]
-    eval_set = _union([s for s, e in regions if e - s > _EPS],
-                      [e for s, e in regions if e - s > _EPS])
+    return _union([s for s, e in regions if e - s > _EPS],
+                  [e for s, e in regions if e - s > _EPS])
+
+
+def _optimal_pairs(ref_on, hyp_on, w_eval):
+    """md-eval's one-to-one speaker mapping, maximising co-speaking time over the evaluated region.
+
+    Parameters
+    ----------
+    ref_on : ndarray of shape (n_pieces, n_ref_speakers), bool
+    hyp_on : ndarray of shape (n_pieces, n_hyp_speakers), bool
+    w_eval : ndarray of shape (n_pieces,)
+        Evaluated duration of each piece.
+
+    Returns
+    -------
+    rows, cols : ndarray of int
+        Mapped reference and system speaker columns (pairs with no co-speaking time dropped).
+    """
+    if not (ref_on.shape[1] and hyp_on.shape[1]):
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+    from scipy.optimize import linear_sum_assignment  # lazy: keeps `--help` cheap
+
+    overlap = (ref_on * w_eval[:, None]).T @ hyp_on.astype(np.float64)
+    rows, cols = linear_sum_assignment(overlap, maximize=True)
+    mapped = overlap[rows, cols] > 0
+    return rows[mapped], cols[mapped]
+
+
+def _score_file(ref, hyp, regions, collar, skip_overlap):
+    """Score one uri. ``ref``/``hyp`` are lists of (start, end, speaker), zero-length included."""
+    eval_set = _evaluated(ref, regions)
     score_set = eval_set
     if collar > 0:
         marks = np.array([t[0] for t in ref] + [t[1] for t in ref], dtype=np.float64)
@@ -232,15 +263,8 @@ def _score_file(ref, hyp, regions, collar, skip_overlap):
 
     n_ref = ref_on.sum(axis=1)
     n_hyp = hyp_on.sum(axis=1)
-    n_map = np.zeros(n_ref.shape, dtype=np.int64)
-    if ref_on.shape[1] and hyp_on.shape[1]:
-        from scipy.optimize import linear_sum_assignment  # lazy: keeps `--help` cheap
-
-        overlap = (ref_on * w_eval[:, None]).T @ hyp_on.astype(np.float64)
-        rows, cols = linear_sum_assignment(overlap, maximize=True)
-        mapped = overlap[rows, cols] > 0
-        rows, cols = rows[mapped], cols[mapped]
-        n_map = (ref_on[:, rows] & hyp_on[:, cols]).sum(axis=1)
+    rows, cols = _optimal_pairs(ref_on, hyp_on, w_eval)
+    n_map = (ref_on[:, rows] & hyp_on[:, cols]).sum(axis=1)
     return FileScore(
         scored=float(w_score @ n_ref),
         missed=float(w_score @ np.maximum(n_ref - n_hyp, 0)),
@@ -324,6 +348,67 @@ def score(reference, hypothesis, uem=None, collar=0.0, skip_overlap=False):
         log.info("%s: DER %.2f%% of %.3f s", uri, files[uri].der, files[uri].scored)
     total = sum(files.values(), FileScore())
     return DERReport(files=files, total=total)
+
+
+def speaker_mapping(reference, hypothesis, uem=None, uri=None):
+    """The optimal one-to-one speaker mapping that :func:`score` uses, system to reference.
+
+    Parameters
+    ----------
+    reference : iterable of RTTMTurn
+        Reference turns.
+    hypothesis : iterable of RTTMTurn
+        System turns.
+    uem : dict of str to list of (float, float), optional
+        Evaluated regions per uri in seconds; without an entry for the uri, the span from the
+        first reference onset to the last reference offset (as in :func:`score`).
+    uri : str, optional
+        Recording to map. Default: the only uri of the reference.
+
+    Returns
+    -------
+    mapping : dict of str to str
+        ``{system speaker: reference speaker}`` for the mapped pairs, which maximise the total
+        co-speaking time over the evaluated region (md-eval). System speakers left unmapped, or
+        mapped to a reference speaker they never overlap, are absent.
+
+    Raises
+    ------
+    ConfigError
+        ``uri`` is not given and the reference holds several uris, or ``uri`` is not in it.
+
+    Examples
+    --------
+    >>> from diarizer.io.rttm import RTTMTurn
+    >>> ref = [RTTMTurn("m", 0.0, 10.0, "A"), RTTMTurn("m", 10.0, 10.0, "B")]
+    >>> hyp = [RTTMTurn("m", 0.0, 12.0, "x"), RTTMTurn("m", 12.0, 8.0, "y")]
+    >>> speaker_mapping(ref, hyp)
+    {'x': 'A', 'y': 'B'}
+    """
+    ref_by_uri = _by_uri(reference)
+    if uri is None:
+        if len(ref_by_uri) != 1:
+            raise ConfigError(f"speaker_mapping needs a uri when the reference holds "
+                              f"{len(ref_by_uri)} recordings. Got uri=None instead.")
+        (uri,) = ref_by_uri
+    if uri not in ref_by_uri:
+        raise ConfigError(f"The uri {uri!r} is not in the reference. Choose one of: "
+                          f"{', '.join(sorted(ref_by_uri)[:5])}.")
+    ref = ref_by_uri[uri]
+    hyp = [t for t in _by_uri(hypothesis).get(uri, []) if t[1] > t[0]]
+    regions = None if uem is None or uem.get(uri) is None else merge_regions(uem[uri])
+    eval_set = _evaluated(ref, regions)
+    ref = [t for t in ref if t[1] > t[0]]
+    bounds = np.unique(np.concatenate(
+        [[t[0] for t in ref], [t[1] for t in ref], [t[0] for t in hyp], [t[1] for t in hyp],
+         eval_set[0], eval_set[1]]).astype(np.float64))
+    if bounds.size < 2:
+        return {}
+    w_eval = np.where(_inside(bounds[:-1], eval_set), np.diff(bounds), 0.0)
+    ref_labels, ref_on = _activity(ref, bounds)
+    hyp_labels, hyp_on = _activity(hyp, bounds)
+    rows, cols = _optimal_pairs(ref_on, hyp_on, w_eval)
+    return {hyp_labels[c]: ref_labels[r] for r, c in zip(rows.tolist(), cols.tolist())}
 
 
 def _read_rttms(path):
