@@ -17,6 +17,7 @@ A worker process that dies (killed, ``os._exit``) fails only the meeting it was 
 import glob
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from .config import make_settings
-from .exceptions import DiarizerError, InputError
+from .exceptions import ConfigError, DiarizerError, InputError
 
 __all__ = ["Meeting", "find_meetings", "diarize_meeting", "run_batch", "COLUMNS"]
 
@@ -38,6 +39,8 @@ AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".a
                   ".sph", ".w64", ".caf")
 HTK_SUFFIXES = (".htk", ".mfc", ".fea", ".feat", ".plp", ".fbank")
 _LIST_KEYS = ("spnsp", "uem", "ref", "basename")
+PER_MEETING = ("audio", "mfcc_feats", "basename", "spnsp_file", "uem", "output_cluster",
+               "gmm_output")  # settings a batch sets per meeting (base values are ignored)
 TEST_EXIT_ENV = "DIARIZER_TEST_EXIT_ON"  # test hook: a worker diarizing this basename dies
 
 
@@ -111,7 +114,9 @@ def find_meetings(inputs):
         [uem] [ref.rttm] [basename]``; fields are recognised by suffix — ``.rttm`` reference,
         ``.uem`` UEM, other paths spnsp, a bare word the basename — or given as ``spnsp=``,
         ``uem=``, ``ref=``, ``basename=``; paths relative to the list file; ``#`` comments), or
-        one audio/HTK file.
+        one audio/HTK file (any name). Directories and globs keep only names ending in an
+        audio (``.wav``, ``.flac``, ...) or HTK (``.htk``, ``.mfc``, ...) suffix. The basename is
+        the file name without that suffix.
 
     Returns
     -------
@@ -120,10 +125,25 @@ def find_meetings(inputs):
     Raises
     ------
     InputError
-        An input matches nothing, or two meetings share a basename.
+        An input matches nothing, a list file line repeats a field, or two meetings share a
+        basename.
+
+    Examples
+    --------
+    A list file ``batch.lst``::
+
+        # input            reference             basename
+        audio/ES2002a.wav  ref/ES2002a.rttm
+        audio/ES2002b.wav  uem=ES2002b.uem  ref=ref/ES2002b.rttm  es2002b
+        feats/IS1000a.htk  IS1000a.spch
+
+    >>> [m.name for m in find_meetings(["batch.lst"])]  # doctest: +SKIP
+    ['ES2002a', 'es2002b', 'IS1000a']
     """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     meetings = []
-    for item in inputs:
+    for item in map(os.fspath, inputs):
         if os.path.isdir(item):
             names = sorted(os.listdir(item))
             found = [os.path.join(item, n) for n in names
@@ -136,10 +156,12 @@ def find_meetings(inputs):
         elif os.path.isfile(item):
             meetings.append(Meeting(_stem(item), item))
         else:
-            found = sorted(glob.glob(item))
+            found = [p for p in sorted(glob.glob(item)) if os.path.isfile(p)
+                     and p.lower().endswith(AUDIO_SUFFIXES + HTK_SUFFIXES)]
             if not found:
-                raise InputError(item, "no such file, directory or matching files")
-            meetings += [Meeting(_stem(p), p) for p in found if os.path.isfile(p)]
+                raise InputError(item, "no such file or directory, and no audio or HTK file "
+                                 "matches this pattern")
+            meetings += [Meeting(_stem(p), p) for p in found]
     seen = {}
     for m in meetings:
         if m.name in seen:
@@ -156,6 +178,10 @@ def _one_line(exc):
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _rate(der):
+    return round(der, 2) if math.isfinite(der) else None
+
+
 def _gmm_text(gmms):
     from .gmm import dump_gmms
 
@@ -166,7 +192,7 @@ def _gmm_text(gmms):
             return fh.read()
 
 
-def _der(meeting, rttm_turns, audio_s):
+def _der(meeting, rttm_turns):
     from .io.rttm import read_rttm
     from .io.uem import read_uem
     from .scoring import score
@@ -174,7 +200,7 @@ def _der(meeting, rttm_turns, audio_s):
     ref = [t for t in read_rttm(meeting.reference) if t.uri == meeting.name]
     if not ref:
         raise InputError(meeting.reference, f"no turns for meeting '{meeting.name}'")
-    uem = read_uem(meeting.uem) if meeting.uem else {meeting.name: [(0.0, audio_s)]}
+    uem = read_uem(meeting.uem) if meeting.uem else None  # as `diarizer score` without -u
     forgiving = score(ref, rttm_turns, uem=uem, collar=0.25, skip_overlap=True)
     full = score(ref, rttm_turns, uem=uem, collar=0.0, skip_overlap=False)
     return forgiving.total, full.total
@@ -205,7 +231,7 @@ def diarize_meeting(meeting, settings):
         if os.environ.get(TEST_EXIT_ENV) == meeting.name:
             os._exit(3)
         values = {k: v for k, v in settings.items() if v is not None}
-        for key in ("audio", "mfcc_feats", "output_cluster", "gmm_output"):
+        for key in PER_MEETING:
             values.pop(key, None)
         is_htk = meeting.input.lower().endswith(HTK_SUFFIXES)
         values["mfcc_feats" if is_htk else "audio"] = meeting.input
@@ -222,8 +248,8 @@ def diarize_meeting(meeting, settings):
         row.update(audio_s=round(audio_s, 3), speech_s=round(result.speech_seconds, 3),
                    speakers=result.n_speakers)
         if meeting.reference:
-            forgiving, full = _der(meeting, rttm_turns, audio_s)
-            row.update(der_forgiving=round(forgiving.der, 2), der_full=round(full.der, 2),
+            forgiving, full = _der(meeting, rttm_turns)
+            row.update(der_forgiving=_rate(forgiving.der), der_full=_rate(full.der),
                        _scored_forgiving=forgiving.scored,
                        _errors_forgiving=forgiving.missed + forgiving.false_alarm
                        + forgiving.confusion,
@@ -268,50 +294,68 @@ def _tracked(meeting, settings, marker_dir):
         os.unlink(marker)
 
 
+def _run_pool(batch, settings, workers, marker_dir, on_result):
+    """Run ``batch`` on one process pool; return the meetings lost when a worker died."""
+    lost = []
+    with ProcessPoolExecutor(max_workers=workers, initializer=_limit_threads) as pool:
+        futures = {pool.submit(_tracked, m, settings, marker_dir): m for m in batch}
+        not_done = set(futures)
+        while not_done:
+            done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: batch.index(futures[f])):
+                m = futures[fut]
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.append(m)
+                    continue
+                except Exception as exc:  # e.g. the marker file could not be written
+                    result = _dead_row(m, _one_line(exc))
+                on_result(m, result)
+    return lost
+
+
 def _run_local(meetings, settings, jobs, on_result):
     """Run meetings on a process pool, surviving workers that die.
 
     When a dying worker breaks the pool, the meetings that were running then (found by their
-    marker files) are rerun alone, and the others go on in a new pool.
+    marker files) are rerun alone, and the others go on in a new pool; a meeting whose lone
+    worker dies too is reported as failed.
     """
     if jobs == 1:
         for m in meetings:
             on_result(m, diarize_meeting(m, settings))
         return
+    # Import the pipeline here once: workers forked from this process start with it loaded
+    # (a fresh interpreter spends seconds importing scipy.signal and librosa).
+    from . import pipeline  # noqa: F401
+    from .features import mfcc  # noqa: F401
+
     pending = list(meetings)
     suspects = []
     with tempfile.TemporaryDirectory(prefix="diarizer-running-") as marker_dir:
         while pending or suspects:
             isolate = not pending
             batch = [suspects.pop(0)] if isolate else pending
-            pending = [] if not isolate else pending
-            with ProcessPoolExecutor(max_workers=1 if isolate else min(jobs, len(batch)),
-                                     initializer=_limit_threads) as pool:
-                futures = {pool.submit(_tracked, m, settings, marker_dir): m for m in batch}
-                not_done = set(futures)
-                lost = []
-                while not_done:
-                    done, not_done = wait(not_done, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        m = futures[fut]
-                        try:
-                            result = fut.result()
-                        except BrokenProcessPool:
-                            lost.append(m)
-                            continue
-                        on_result(m, result)
+            if not isolate:
+                pending = []
+            lost = _run_pool(batch, settings, 1 if isolate else min(jobs, len(batch)),
+                             marker_dir, on_result)
             for m in lost:
                 marker = os.path.join(marker_dir, m.name)
-                if isolate:
-                    on_result(m, _dead_row(m, "worker process died while diarizing this meeting"))
-                elif os.path.exists(marker):
+                running = os.path.exists(marker)
+                if running:
                     os.unlink(marker)
+                if isolate:
+                    on_result(m, _dead_row(m, "worker process died while diarizing this "
+                                              "meeting"))
+                elif running:
                     suspects.append(m)
                 else:
                     pending.append(m)
             if lost and not isolate:
-                log.warning("a worker process died; %d meeting(s) that were running will be "
-                            "rerun alone", len(suspects))
+                log.warning("a worker process died; the %d meeting(s) it may have been running "
+                            "will be rerun alone", len(suspects))
 
 
 def _run_dask(meetings, settings, address, on_result, n_workers=2):
@@ -362,24 +406,29 @@ def _complete(outdir, name):
     return row if row.get("status") == "ok" else None
 
 
+def _plot(outdir, meeting):
+    from .plotting import plot_rttm
+
+    try:
+        plot_rttm(os.path.join(outdir, meeting.name + ".rttm"),
+                  os.path.join(outdir, meeting.name + ".png"),
+                  reference=meeting.reference, uem=meeting.uem, uri=meeting.name)
+    except Exception as exc:  # a plot never fails the meeting
+        log.warning("%s: plot failed: %s", meeting.name, _one_line(exc))
+
+
 def _write_outputs(outdir, result, plots, meeting):
     from .io._atomic import atomic_write
 
     row = result["row"]
-    name = row["meeting"]
+    name = meeting.name
     if row["status"] == "ok":
         atomic_write(os.path.join(outdir, name + ".rttm"), result["rttm"])
         atomic_write(os.path.join(outdir, name + ".gmm"), result["gmm"])
         if plots:
-            try:
-                from .plotting import plot_rttm
-
-                plot_rttm(os.path.join(outdir, name + ".rttm"), os.path.join(outdir, name + ".png"),
-                          reference=meeting.reference, uem=meeting.uem, uri=name)
-            except Exception as exc:
-                log.warning("%s: plot failed: %s", name, _one_line(exc))
+            _plot(outdir, meeting)
     else:
-        for suffix in (".rttm", ".gmm"):  # never leave stale outputs of an earlier run
+        for suffix in (".rttm", ".gmm", ".png"):  # never leave stale outputs of an earlier run
             try:
                 os.unlink(os.path.join(outdir, name + suffix))
             except FileNotFoundError:
@@ -387,16 +436,18 @@ def _write_outputs(outdir, result, plots, meeting):
     atomic_write(_row_path(outdir, name), json.dumps(row, sort_keys=True))
 
 
-def _total(rows):
-    total = {"meeting": "TOTAL", "status": f"{sum(r['status'] == 'ok' for r in rows)} ok, "
-             f"{sum(r['status'] != 'ok' for r in rows)} failed"}
+def _total(rows, cols):
+    """The TOTAL row: sums over the meetings that succeeded, time-weighted RTF and DER."""
+    n_ok = sum(r["status"] == "ok" for r in rows)
+    total = dict.fromkeys(cols)
+    total.update(meeting="TOTAL", status=f"{n_ok} ok, {len(rows) - n_ok} failed", error="")
     ok = [r for r in rows if r["status"] == "ok"]
     for key in ("audio_s", "speech_s", "wall_s"):
         total[key] = round(sum(r[key] or 0.0 for r in ok), 3)
     total["rtf"] = round(total["wall_s"] / total["audio_s"], 5) if total["audio_s"] else None
     for kind in ("forgiving", "full"):
         scored = sum(r.get(f"_scored_{kind}", 0.0) for r in ok)
-        if any(f"der_{kind}" in r for r in ok) and scored > 0:
+        if f"der_{kind}" in cols and scored > 0:
             total[f"der_{kind}"] = round(100.0 * sum(r.get(f"_errors_{kind}", 0.0)
                                                      for r in ok) / scored, 2)
     return total
@@ -407,10 +458,10 @@ def _write_summary(outdir, rows):
 
     has_der = any("der_forgiving" in r for r in rows)
     cols = COLUMNS + (DER_COLUMNS if has_der else ())
-    total = _total(rows)
+    total = _total(rows, cols)
     lines = ["\t".join(cols)]
     for r in rows + [total]:
-        lines.append("\t".join("" if r.get(c) is None else str(r.get(c, "")).replace("\t", " ")
+        lines.append("\t".join("" if r.get(c) is None else str(r[c]).replace("\t", " ")
                                for c in cols))
     atomic_write(os.path.join(outdir, "summary.tsv"), "\n".join(lines) + "\n")
     public = [{c: r.get(c) for c in cols} for r in rows]
@@ -473,11 +524,32 @@ def run_batch(inputs, outdir, settings=None, *, jobs=None, dask=None, force=Fals
     Returns
     -------
     rows : list of dict
-        One summary row per meeting, in input order.
+        One summary row per meeting, in input order: :data:`COLUMNS`, plus ``der_forgiving``
+        and ``der_full`` (percent) for meetings with a reference. A meeting that failed has
+        status ``'failed'`` and its one-line error; no exception escapes for one meeting.
+
+    Raises
+    ------
+    InputError
+        An input matches nothing (see :func:`find_meetings`), the output directory cannot be
+        created, or ``dask`` is given and dask.distributed is not installed.
+    ConfigError
+        A setting is invalid, or ``jobs`` is not an int >= 1.
+
+    Examples
+    --------
+    >>> rows = run_batch(["meetings/"], "out", {"initial_clusters": 8},
+    ...                  jobs=2)  # doctest: +SKIP
+    >>> [(r["meeting"], r["status"]) for r in rows]  # doctest: +SKIP
+    [('ES2002a', 'ok'), ('ES2002b', 'ok')]
     """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     meetings = [m if isinstance(m, Meeting) else None for m in inputs]
     if any(m is None for m in meetings):
         meetings = find_meetings(inputs)
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ConfigError(f"The 'jobs' option must be an int >= 1. Got {jobs!r} instead.")
     settings = dict(settings or {})
     make_settings(settings, check_required=False)  # validate once, before any work
     try:
@@ -491,6 +563,8 @@ def run_batch(inputs, outdir, settings=None, *, jobs=None, dask=None, force=Fals
         row = None if force else _complete(outdir, m.name)
         if row is not None:
             rows[m.name] = row
+            if plots and not os.path.isfile(os.path.join(outdir, m.name + ".png")):
+                _plot(outdir, m)
         else:
             todo.append(m)
     if len(todo) < len(meetings):
