@@ -1,0 +1,846 @@
+#!/usr/bin/env python3
+"""Generate the benchmark evaluation sets and run the peer systems on them.
+
+Run by hand; nothing in the package or its tests imports this file.  All
+output lives OUTSIDE the repository (default ``/work/cache``), so the repo
+never depends on the generated audio or on the peers' virtual environment.
+
+Sets (one folder each under ``--cache``; every meeting has ``<uri>.wav``,
+``<uri>.rttm``, ``<uri>.uem`` and ``<uri>.json``, and every set a
+``manifest.tsv`` with columns ``meeting wav rttm uem minutes speakers`` and a
+``stats.tsv`` with speech / overlap seconds from the reference):
+
+synthetic10
+    Five 10-minute synthetic meetings from ``make_meeting.py`` (Festival
+    voices), 3-6 speakers, overlap and back-channels, brown noise at 15-30 dB.
+realvoice
+    Five 5-minute meetings of real LibriSpeech voices from
+    ``concat_meeting.py --phrases`` (3-6 speakers, some overlap).
+speed
+    ``speed_10m``, ``speed_1h`` and ``speed_4h`` synthetic meetings for
+    run-time scaling.  ``speed_4h`` is four 1-hour meetings with the same five
+    voices (different seeds, in ``speed/_parts/``) laid end to end; their
+    references are shifted by the offsets.
+real
+    The ten recordings of ``shared/data`` whose references are trustworthy
+    (``sample`` and nine AMI debug excerpts), symlinked with the uri as stem,
+    with per-file reference RTTMs and whole-file channel-1 UEMs.
+
+Generation is idempotent: a meeting whose four files exist is skipped.
+
+Examples
+--------
+::
+
+    python benchmarks/datasets.py generate --sets synthetic10,realvoice,real
+    nohup python benchmarks/datasets.py generate --sets speed > speed.log 2>&1 &
+    python benchmarks/datasets.py peers --venv /work/cache/peer-venv \\
+        --sets real,synthetic10,realvoice
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+logger = logging.getLogger("benchmarks.datasets")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SR = 16000
+ALL_SETS = ("synthetic10", "realvoice", "speed", "real")
+PEER_SETS = ("real", "synthetic10", "realvoice")
+MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+# --------------------------------------------------------------------------
+# Set definitions
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """One ``make_meeting.py`` meeting.
+
+    Attributes
+    ----------
+    name : str
+        Meeting name (file stem and uri).
+    minutes : float
+        Length in minutes.
+    speakers : int
+        Number of voices.
+    seed : int
+        Random seed.
+    overlap, backchannel : float
+        Probabilities passed to ``--overlap`` / ``--backchannel``.
+    snr : float
+        Noise level in dB (``--snr``).
+    voices : str or None
+        Explicit ``--voices`` list (comma separated), or None for the seeded default.
+    """
+
+    name: str
+    minutes: float
+    speakers: int
+    seed: int
+    overlap: float
+    backchannel: float
+    snr: float
+    voices: str | None = None
+
+
+@dataclass(frozen=True)
+class RealVoiceSpec:
+    """One ``concat_meeting.py --phrases`` meeting (fields as in `SynthSpec`)."""
+
+    name: str
+    minutes: float
+    speakers: int
+    seed: int
+    overlap: float
+    snr: float | None = None
+
+
+SYNTHETIC10 = (
+    SynthSpec("syn10_a", 10, 3, 101, 0.25, 0.20, 25),
+    SynthSpec("syn10_b", 10, 4, 102, 0.30, 0.30, 20),
+    SynthSpec("syn10_c", 10, 4, 103, 0.20, 0.40, 30),
+    SynthSpec("syn10_d", 10, 5, 104, 0.35, 0.25, 15),
+    SynthSpec("syn10_e", 10, 6, 105, 0.25, 0.35, 20),
+)
+
+REALVOICE = (
+    RealVoiceSpec("rv5_a", 5, 3, 301, 0.30),
+    RealVoiceSpec("rv5_b", 5, 4, 302, 0.45, 25),
+    RealVoiceSpec("rv5_c", 5, 4, 303, 0.35),
+    RealVoiceSpec("rv5_d", 5, 5, 304, 0.40, 20),
+    RealVoiceSpec("rv5_e", 5, 6, 305, 0.30),
+)
+
+SPEED_VOICES = "kal_diphone,ked_diphone,cmu_us_slt_arctic_hts,lp_diphone,pc_diphone"
+SPEED = (
+    SynthSpec("speed_10m", 10, 4, 201, 0.25, 0.25, 20),
+    SynthSpec("speed_1h", 60, 5, 202, 0.25, 0.25, 18, SPEED_VOICES),
+)
+SPEED_4H_NAME = "speed_4h"
+SPEED_4H_PARTS = tuple(
+    SynthSpec(f"speed_4h_part{i + 1}", 60, 5, 211 + i, 0.25, 0.25, snr, SPEED_VOICES)
+    for i, snr in enumerate((22, 18, 25, 15))
+)
+
+# uri -> path of the WAV relative to shared/data, and the RTTM holding its reference
+REAL_FILES = {
+    "sample": ("pyannote_sample/sample.wav", "pyannote_sample/sample.rttm"),
+    "dev00": ("pyannote_ami_debug/dev00.wav", "pyannote_ami_debug/debug.development.rttm"),
+    "dev01": ("pyannote_ami_debug/dev01.wav", "pyannote_ami_debug/debug.development.rttm"),
+    "tst00": ("pyannote_ami_debug/tst00.wav", "pyannote_ami_debug/debug.test.rttm"),
+    "trn03": ("pyannote_ami_debug/trn03.wav", "pyannote_ami_debug/debug.train.rttm"),
+    "trn04": ("pyannote_ami_debug/trn04.wav", "pyannote_ami_debug/debug.train.rttm"),
+    "trn05": ("pyannote_ami_debug/trn05.wav", "pyannote_ami_debug/debug.train.rttm"),
+    "trn06": ("pyannote_ami_debug/trn06.wav", "pyannote_ami_debug/debug.train.rttm"),
+    "trn08": ("pyannote_ami_debug/trn08.wav", "pyannote_ami_debug/debug.train.rttm"),
+    "trn09": ("pyannote_ami_debug/trn09.wav", "pyannote_ami_debug/debug.train.rttm"),
+}
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+
+def _complete(folder: Path, name: str) -> bool:
+    """Whether all four files of meeting `name` exist in `folder`."""
+    return all((folder / f"{name}.{ext}").exists() for ext in ("wav", "rttm", "uem", "json"))
+
+
+def _run(cmd: list[str], env_extra: dict[str, str] | None = None) -> str:
+    """Run `cmd`, log it, and return its stdout; raise RuntimeError on failure."""
+    logger.info("running: %s", " ".join(cmd))
+    env = {**os.environ, **(env_extra or {})}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{cmd[1] if len(cmd) > 1 else cmd[0]}: exit {proc.returncode}: "
+            f"{proc.stderr.strip()[-500:]}"
+        )
+    if proc.stderr.strip():
+        logger.info("stderr: %s", proc.stderr.strip()[-500:])
+    return proc.stdout
+
+
+def read_rttm_turns(path: Path) -> list[tuple[str, float, float, str]]:
+    """Read SPEAKER lines of an RTTM.
+
+    Parameters
+    ----------
+    path : Path
+        RTTM file.
+
+    Returns
+    -------
+    list of (uri, onset_s, duration_s, label)
+    """
+    turns = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        f = line.split()
+        if f and f[0] == "SPEAKER":
+            turns.append((f[1], float(f[3]), float(f[4]), f[7]))
+    return turns
+
+
+def overlap_stats(path: Path, duration: float) -> tuple[float, float]:
+    """Speech (union) and overlapped (>= 2 speakers) seconds of a reference, at 10 ms.
+
+    Parameters
+    ----------
+    path : Path
+        Reference RTTM.
+    duration : float
+        File length in seconds.
+
+    Returns
+    -------
+    speech_s, overlap_s : float
+    """
+    n = int(round(duration * 100)) + 1
+    count = np.zeros(n + 1, dtype=np.int32)
+    for _, on, dur, _ in read_rttm_turns(path):
+        a, b = int(round(on * 100)), int(round((on + dur) * 100))
+        count[min(a, n)] += 1
+        count[min(b, n)] -= 1
+    active = np.cumsum(count)[:n]
+    return float((active >= 1).sum()) / 100, float((active >= 2).sum()) / 100
+
+
+def write_manifest(folder: Path, names: list[str]) -> Path:
+    """Write ``manifest.tsv`` and ``stats.tsv`` for the complete meetings among `names`.
+
+    Parameters
+    ----------
+    folder : Path
+        Set folder.
+    names : list of str
+        Meetings in manifest order.
+
+    Returns
+    -------
+    Path
+        The manifest path.
+    """
+    rows = ["\t".join(MANIFEST_COLUMNS)]
+    stats = ["meeting\tminutes\tspeech_s\toverlap_s\toverlap_pct_of_speech"]
+    for name in names:
+        if not _complete(folder, name):
+            logger.warning("%s: not generated yet, left out of the manifest", folder / name)
+            continue
+        wav, rttm, uem = (folder / f"{name}.{ext}" for ext in ("wav", "rttm", "uem"))
+        minutes = sf.info(str(wav)).frames / SR / 60
+        speakers = len({t[3] for t in read_rttm_turns(rttm)})
+        rows.append(
+            "\t".join([name, str(wav), str(rttm), str(uem), f"{minutes:.3f}", str(speakers)])
+        )
+        speech, ovl = overlap_stats(rttm, minutes * 60)
+        stats.append(
+            f"{name}\t{minutes:.3f}\t{speech:.2f}\t{ovl:.2f}\t{100 * ovl / max(speech, 1e-9):.1f}"
+        )
+        logger.info(
+            "%s: %.1f min, %d speakers, speech %.0f s, overlap %.1f%% of speech",
+            name,
+            minutes,
+            speakers,
+            speech,
+            100 * ovl / max(speech, 1e-9),
+        )
+    path = folder / "manifest.tsv"
+    path.write_text("\n".join(rows) + "\n")
+    (folder / "stats.tsv").write_text("\n".join(stats) + "\n")
+    logger.info("wrote %s (%d meetings)", path, len(rows) - 1)
+    return path
+
+
+def read_manifest(folder: Path) -> list[dict[str, str]]:
+    """Rows of a set's ``manifest.tsv`` as dicts keyed by `MANIFEST_COLUMNS`."""
+    path = folder / "manifest.tsv"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no manifest; run the 'generate' subcommand first")
+    lines = path.read_text().splitlines()
+    head = lines[0].split("\t")
+    return [dict(zip(head, line.split("\t"))) for line in lines[1:] if line.strip()]
+
+
+# --------------------------------------------------------------------------
+# Generators
+# --------------------------------------------------------------------------
+
+
+def make_synthetic(spec: SynthSpec, folder: Path, shared: Path, tts_cache: Path) -> None:
+    """Create one `make_meeting.py` meeting in `folder` unless it exists."""
+    if _complete(folder, spec.name):
+        logger.info("%s: exists, skipped", folder / spec.name)
+        return
+    cmd = [
+        sys.executable,
+        str(shared / "tools" / "make_meeting.py"),
+        "--out",
+        str(folder),
+        "--name",
+        spec.name,
+        "--minutes",
+        str(spec.minutes),
+        "--speakers",
+        str(spec.speakers),
+        "--seed",
+        str(spec.seed),
+        "--overlap",
+        str(spec.overlap),
+        "--backchannel",
+        str(spec.backchannel),
+        "--snr",
+        str(spec.snr),
+        "--cache",
+        str(tts_cache),
+    ]
+    if spec.voices:
+        cmd += ["--voices", spec.voices]
+    t0 = time.perf_counter()
+    logger.info("%s", _run(cmd, SINGLE_THREAD).strip())
+    logger.info("%s: generated in %.1f s", spec.name, time.perf_counter() - t0)
+
+
+def make_realvoice(spec: RealVoiceSpec, folder: Path, shared: Path) -> None:
+    """Create one `concat_meeting.py --phrases` meeting in `folder` unless it exists."""
+    if _complete(folder, spec.name):
+        logger.info("%s: exists, skipped", folder / spec.name)
+        return
+    cmd = [
+        sys.executable,
+        str(shared / "tools" / "concat_meeting.py"),
+        "--source",
+        str(shared / "data" / "librispeech_251"),
+        "--out",
+        str(folder),
+        "--name",
+        spec.name,
+        "--minutes",
+        str(spec.minutes),
+        "--speakers",
+        str(spec.speakers),
+        "--seed",
+        str(spec.seed),
+        "--overlap",
+        str(spec.overlap),
+        "--phrases",
+    ]
+    if spec.snr is not None:
+        cmd += ["--snr", str(spec.snr)]
+    t0 = time.perf_counter()
+    out = _run(cmd, SINGLE_THREAD).strip()
+    if out:
+        logger.info("%s", out)
+    logger.info("%s: generated in %.1f s", spec.name, time.perf_counter() - t0)
+
+
+def concat_meetings(parts: list[Path], folder: Path, name: str, block: int = SR * 60) -> None:
+    """Lay meetings end to end into one WAV/RTTM/UEM/JSON with uri `name`.
+
+    Parameters
+    ----------
+    parts : list of Path
+        Meeting stems (``<stem>.wav`` and ``<stem>.rttm`` must exist), 16 kHz mono.
+    folder : Path
+        Output folder.
+    name : str
+        Output stem and uri (RTTM field 2 and the UEM).
+    block : int, default=960000
+        Samples copied at a time (the 4-hour file is never held in memory).
+
+    Notes
+    -----
+    ::
+
+        part1 |-----------|            offsets[0] = 0
+        part2             |-----------|  offsets[1] = len(part1)
+        out   |-----------------------|  every onset of part k is shifted by offsets[k]
+    """
+    if _complete(folder, name):
+        logger.info("%s: exists, skipped", folder / name)
+        return
+    tmp = folder / f".{name}.wav.tmp"
+    offsets, lines = [], []
+    total = 0
+    with sf.SoundFile(
+        str(tmp), "w", samplerate=SR, channels=1, subtype="PCM_16", format="WAV"
+    ) as out:
+        for stem in parts:
+            wav = stem.with_suffix(".wav")
+            with sf.SoundFile(str(wav)) as f:
+                if f.samplerate != SR or f.channels != 1:
+                    raise ValueError(
+                        f"{wav}: expected 16 kHz mono, got {f.samplerate} Hz x {f.channels}"
+                    )
+                offsets.append(total)
+                for chunk in f.blocks(blocksize=block, dtype="int16"):
+                    out.write(chunk)
+                total += f.frames
+            off = offsets[-1] / SR
+            for _, on, dur, label in read_rttm_turns(stem.with_suffix(".rttm")):
+                lines.append((on + off, dur, label))
+    os.replace(tmp, folder / f"{name}.wav")
+    lines.sort()
+    (folder / f"{name}.rttm").write_text(
+        "".join(
+            f"SPEAKER {name} 1 {on:.3f} {dur:.3f} <NA> <NA> {lab} <NA> <NA>\n"
+            for on, dur, lab in lines
+        )
+    )
+    (folder / f"{name}.uem").write_text(f"{name} 1 0.000 {total / SR:.3f}\n")
+    (folder / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "built_by": "benchmarks/datasets.py concat_meetings",
+                "parts": [str(p) for p in parts],
+                "offsets_s": [o / SR for o in offsets],
+                "parts_settings": [json.loads(p.with_suffix(".json").read_text()) for p in parts],
+                "duration_s": total / SR,
+            },
+            indent=1,
+        )
+    )
+    logger.info("%s: %d parts, %.1f s", folder / name, len(parts), total / SR)
+
+
+def make_real(folder: Path, shared: Path) -> None:
+    """Link the 10 trustworthy recordings with per-file reference RTTM and channel-1 UEM."""
+    data = shared / "data"
+    for uri, (wav_rel, rttm_rel) in REAL_FILES.items():
+        if _complete(folder, uri):
+            continue
+        src = data / wav_rel
+        if not src.exists():
+            raise FileNotFoundError(f"{src}: missing shared recording")
+        dst = folder / f"{uri}.wav"
+        if dst.is_symlink() or dst.exists():
+            dst.unlink()
+        dst.symlink_to(src)
+        ref = [
+            line
+            for line in (data / rttm_rel).read_text(encoding="utf-8").splitlines()
+            if line.split()[:2] == ["SPEAKER", uri]
+        ]
+        if not ref:
+            raise ValueError(f"{data / rttm_rel}: no SPEAKER lines for uri {uri!r}")
+        (folder / f"{uri}.rttm").write_text("\n".join(ref) + "\n", encoding="utf-8")
+        dur = sf.info(str(src)).frames / SR
+        (folder / f"{uri}.uem").write_text(f"{uri} 1 0.000 {dur:.3f}\n")
+        (folder / f"{uri}.json").write_text(
+            json.dumps(
+                {
+                    "name": uri,
+                    "source_wav": str(src),
+                    "source_rttm": str(data / rttm_rel),
+                    "uem": "whole file, channel 1",
+                },
+                indent=1,
+            )
+        )
+        logger.info("%s: linked (%d reference turns)", dst, len(ref))
+
+
+def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict[str, Path]:
+    """Generate the requested sets; return ``{set: manifest path}``."""
+    manifests = {}
+    for name in sets:
+        folder = cache / name
+        folder.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        if name == "synthetic10":
+            for spec in SYNTHETIC10:
+                make_synthetic(spec, folder, shared, tts_root / name)
+            names = [s.name for s in SYNTHETIC10]
+        elif name == "realvoice":
+            for spec in REALVOICE:
+                make_realvoice(spec, folder, shared)
+            names = [s.name for s in REALVOICE]
+        elif name == "speed":
+            for spec in SPEED:
+                make_synthetic(spec, folder, shared, tts_root / name)
+            if not _complete(folder, SPEED_4H_NAME):
+                parts_dir = folder / "_parts"
+                parts_dir.mkdir(exist_ok=True)
+                for spec in SPEED_4H_PARTS:
+                    make_synthetic(spec, parts_dir, shared, tts_root / name)
+                concat_meetings([parts_dir / s.name for s in SPEED_4H_PARTS], folder, SPEED_4H_NAME)
+            names = [s.name for s in SPEED] + [SPEED_4H_NAME]
+        elif name == "real":
+            make_real(folder, shared)
+            names = list(REAL_FILES)
+        else:
+            raise ValueError(f"unknown set {name!r}; choose from {', '.join(ALL_SETS)}")
+        manifests[name] = write_manifest(folder, names)
+        logger.info("set %s done in %.1f s", name, time.perf_counter() - t0)
+    return manifests
+
+
+# --------------------------------------------------------------------------
+# Peers
+# --------------------------------------------------------------------------
+
+PEERS = {
+    # name -> (tool file, extra environment)
+    "textbook": ("textbook_gmm_bic.py", SINGLE_THREAD),
+    "resemblyzer": ("resemblyzer_peer.py", {}),
+}
+_TIMING = re.compile(r"^(\S+): wall ([\d.]+) s for ([\d.]+) s audio, RTF ([\d.]+), speakers (\d+)")
+
+
+@dataclass
+class Score:
+    """md-eval figures of one file or of the total (``ALL``)."""
+
+    der: float
+    scored: float
+    miss: float
+    fa: float
+    conf: float
+
+
+@dataclass
+class PeerRun:
+    """One peer on one set: scores, timings and speaker counts."""
+
+    forgiving: dict[str, Score] = field(default_factory=dict)
+    full: dict[str, Score] = field(default_factory=dict)
+    timing: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # wall, audio, rtf
+    speakers: dict[str, int] = field(default_factory=dict)
+    load_line: str = ""
+
+
+def md_eval(
+    shared: Path, refs: list[Path], syss: list[Path], uems: list[Path], opts: list[str], work: Path
+) -> dict[str, Score]:
+    """Score with md-eval-22 over several files at once.
+
+    Parameters
+    ----------
+    shared : Path
+        Shared folder (holds ``data/scoring/md-eval-22.pl``).
+    refs, syss, uems : list of Path
+        Per-file reference RTTMs, system RTTMs and UEMs, same order.
+    opts : list of str
+        Collar/overlap options, e.g. ``['-c', '0.25', '-1']``.
+    work : Path
+        Folder for the concatenated inputs.
+
+    Returns
+    -------
+    dict
+        ``{uri: Score}`` plus ``'ALL'`` for the time-weighted total.
+    """
+    work.mkdir(parents=True, exist_ok=True)
+    for tag, files in (("ref", refs), ("sys", syss), ("uem", uems)):
+        (work / f"{tag}_all").write_text(
+            "".join(p.read_text(encoding="utf-8") for p in files), encoding="utf-8"
+        )
+    out = _run(
+        [
+            "perl",
+            str(shared / "data" / "scoring" / "md-eval-22.pl"),
+            "-af",
+            "-r",
+            str(work / "ref_all"),
+            "-s",
+            str(work / "sys_all"),
+            "-u",
+            str(work / "uem_all"),
+            *opts,
+        ]
+    )
+    scores, cur = {}, {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(SCORED|MISSED|FALARM) SPEAKER TIME\s*=\s*([\d.]+)", line)
+        if m:
+            cur[m.group(1)] = float(m.group(2))
+        m = re.match(r"\s*SPEAKER ERROR TIME\s*=\s*([\d.]+)", line)
+        if m:
+            cur["ERROR"] = float(m.group(1))
+        m = re.match(r"\s*OVERALL SPEAKER DIARIZATION ERROR = ([\d.]+) .*\(f?=?(.+)\)\s*$", line)
+        if m:
+            key = m.group(2).strip()
+            key = "ALL" if key == "ALL" else key
+            scores[key] = Score(
+                float(m.group(1)),
+                cur.get("SCORED", 0.0),
+                cur.get("MISSED", 0.0),
+                cur.get("FALARM", 0.0),
+                cur.get("ERROR", 0.0),
+            )
+            cur = {}
+    return scores
+
+
+def _peer_outputs_exist(folder: Path, rows: list[dict[str, str]]) -> bool:
+    """Whether a peer's run log and every meeting's RTTM exist in `folder`."""
+    return (folder / "run.log").exists() and all(
+        (folder / f"{r['meeting']}.rttm").exists() for r in rows
+    )
+
+
+def run_peer(
+    peer: str,
+    set_name: str,
+    rows: list[dict[str, str]],
+    venv: Path,
+    shared: Path,
+    out_root: Path,
+    force: bool = False,
+) -> PeerRun:
+    """Run one peer on every meeting of a set (one process), then score it.
+
+    Outputs go to ``out_root/<peer>/<set>/<uri>.rttm`` with the peer's stdout in
+    ``run.log`` there.  If every RTTM and the log exist, the run is skipped and
+    the log re-read (pass `force` to rerun).
+    """
+    tool, env = PEERS[peer]
+    folder = out_root / peer / set_name
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "run.log"
+    uris = [r["meeting"] for r in rows]
+    if force or not _peer_outputs_exist(folder, rows):
+        python = venv / "bin" / "python"
+        if not python.exists():
+            raise FileNotFoundError(
+                f"{python}: no peer venv; build it as shared/tools/peers/README.md says"
+            )
+        t0 = time.perf_counter()
+        cmd = [
+            str(python),
+            str(shared / "tools" / "peers" / tool),
+            *[r["wav"] for r in rows],
+            "-o",
+            str(folder),
+        ]
+        logger.info("running: %s", " ".join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
+        log.write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{tool}: exit {proc.returncode} on set {set_name}: {proc.stderr.strip()[-500:]}"
+            )
+        logger.info("%s on %s: %.1f s", peer, set_name, time.perf_counter() - t0)
+        for u in uris:  # RTTM field 2 must be the uri (the stem already is; enforce it)
+            p = folder / f"{u}.rttm"
+            lines = [line.split() for line in p.read_text().splitlines() if line.strip()]
+            p.write_text("".join(" ".join([f[0], u, *f[2:]]) + "\n" for f in lines))
+    run = PeerRun()
+    for line in log.read_text().splitlines():
+        m = _TIMING.match(line)
+        if m:
+            run.timing[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
+        elif line.startswith("model load"):
+            run.load_line = line.strip()
+    for u in uris:
+        run.speakers[u] = len({t[3] for t in read_rttm_turns(folder / f"{u}.rttm")})
+    refs = [Path(r["rttm"]) for r in rows]
+    uems = [Path(r["uem"]) for r in rows]
+    syss = [folder / f"{u}.rttm" for u in uris]
+    run.forgiving = md_eval(shared, refs, syss, uems, ["-c", "0.25", "-1"], folder / "score")
+    run.full = md_eval(shared, refs, syss, uems, ["-c", "0"], folder / "score")
+    return run
+
+
+def _fmt_set(set_name: str, rows: list[dict[str, str]], runs: dict[str, PeerRun]) -> list[str]:
+    """Markdown tables of one set."""
+    peers = list(runs)
+    out = [
+        f"## {set_name}",
+        "",
+        "Forgiving / Full DER % (speakers found); wall s, RTF as printed by the tool.",
+        "",
+    ]
+    out.append(
+        "| file | min | ref spk | "
+        + " | ".join(f"{p} DER | {p} wall s (RTF)" for p in peers)
+        + " |"
+    )
+    out.append("|---|---|---|" + "---|---|" * len(peers))
+    for r in rows:
+        u = r["meeting"]
+        cells = [u, f"{float(r['minutes']):.1f}", r["speakers"]]
+        for p in peers:
+            run = runs[p]
+            fo, fu = run.forgiving.get(u), run.full.get(u)
+            der = f"{fo.der:.2f} / {fu.der:.2f} ({run.speakers[u]})" if fo and fu else "n/a"
+            t = run.timing.get(u)
+            cells += [der, f"{t[0]:.2f} ({t[2]:.4f})" if t else "n/a"]
+        out.append("| " + " | ".join(cells) + " |")
+    cells = ["**total**", f"{sum(float(r['minutes']) for r in rows):.1f}", ""]
+    for p in peers:
+        run = runs[p]
+        fo, fu = run.forgiving.get("ALL"), run.full.get("ALL")
+        exact = sum(run.speakers[r["meeting"]] == int(r["speakers"]) for r in rows)
+        wall = sum(t[0] for t in run.timing.values())
+        audio = sum(t[1] for t in run.timing.values())
+        cells += [
+            f"**{fo.der:.2f} / {fu.der:.2f}** (count exact {exact}/{len(rows)})"
+            if fo and fu
+            else "n/a",
+            f"{wall:.2f} ({wall / max(audio, 1e-9):.4f})",
+        ]
+    out.append("| " + " | ".join(cells) + " |")
+    out.append("")
+    for p in peers:
+        fu = runs[p].full.get("ALL")
+        if fu:
+            out.append(
+                f"- {p} Full miss / FA / confusion s: {fu.miss:.2f} / {fu.fa:.2f} / {fu.conf:.2f} "
+                f"of {fu.scored:.2f} scored"
+                + (f"; {runs[p].load_line}" if runs[p].load_line else "")
+            )
+    out.append("")
+    return out
+
+
+def peers(
+    cache: Path,
+    shared: Path,
+    venv: Path,
+    out_root: Path,
+    sets: list[str],
+    peer_names: list[str],
+    force: bool = False,
+) -> Path:
+    """Run and score the peers on `sets`; write ``out_root/results.md``."""
+    lines = [
+        "# Peer results",
+        "",
+        "Written by `benchmarks/datasets.py peers`. md-eval-22, per-file UEMs; "
+        "Forgiving = `-c 0.25 -1`, Full = `-c 0`; totals are md-eval's time-weighted ALL. "
+        "textbook = textbook_gmm_bic.py single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1); "
+        "resemblyzer = resemblyzer_peer.py default settings (N estimated 2..10). "
+        f"Venv: {venv}.",
+        "",
+    ]
+    done = [
+        s
+        for s in ALL_SETS
+        if s not in sets
+        and (cache / s / "manifest.tsv").exists()
+        and all(_peer_outputs_exist(out_root / p / s, read_manifest(cache / s)) for p in peer_names)
+    ]
+    for s in [s for s in ALL_SETS if s in sets or s in done]:  # earlier runs stay in results.md
+        rows = read_manifest(cache / s)
+        runs = {
+            p: run_peer(p, s, rows, venv, shared, out_root, force and s in sets) for p in peer_names
+        }
+        for p, run in runs.items():
+            fo, fu = run.forgiving.get("ALL"), run.full.get("ALL")
+            logger.info(
+                "%s on %s: Forgiving %.2f Full %.2f",
+                p,
+                s,
+                fo.der if fo else -1,
+                fu.der if fu else -1,
+            )
+        lines += _fmt_set(s, rows, runs)
+    path = out_root / "results.md"
+    path.write_text("\n".join(lines))
+    logger.info("wrote %s", path)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def _split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in items if v not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what} {', '.join(bad)}; choose from {', '.join(allowed)}"
+        )
+    return items
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("/work/cache/meetings"),
+        help="folder holding one sub-folder per set (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO_ROOT.parent / "shared",
+        help="shared read-only folder with tools/ and data/ (default: %(default)s)",
+    )
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="(re)generate sets; existing meetings are skipped")
+    g.add_argument(
+        "--sets",
+        default="synthetic10,realvoice,real",
+        type=lambda v: _split(v, ALL_SETS, "set"),
+        help=f"comma list of {', '.join(ALL_SETS)} (default: %(default)s; 'speed' takes ~1.5 h)",
+    )
+    g.add_argument(
+        "--tts-cache",
+        type=Path,
+        default=None,
+        help="Festival utterance cache root, one sub-folder per set so sets can be generated "
+        "concurrently (default: <cache>/../tts-cache)",
+    )
+    p = sub.add_parser(
+        "peers", help="run both peer systems on sets and score them (needs the peer venv)"
+    )
+    p.add_argument("--venv", type=Path, default=Path("/work/cache/peer-venv"))
+    p.add_argument("--out", type=Path, default=None, help="default: <cache>/../peers")
+    p.add_argument("--sets", default=",".join(PEER_SETS), type=lambda v: _split(v, ALL_SETS, "set"))
+    p.add_argument(
+        "--peers", default="textbook,resemblyzer", type=lambda v: _split(v, tuple(PEERS), "peer")
+    )
+    p.add_argument("--force", action="store_true", help="rerun peers even if their outputs exist")
+    a = ap.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if a.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    cache, shared = a.cache.resolve(), a.shared.resolve()
+    if not (shared / "tools").is_dir():
+        ap.error(f"{shared}: not the shared folder (no tools/ inside); pass --shared")
+    try:
+        if a.command == "generate":
+            tts = (a.tts_cache or cache.parent / "tts-cache").resolve()
+            t0 = time.perf_counter()
+            for s, m in generate(cache, shared, a.sets, tts).items():
+                print(f"{s}\t{m}")
+            logger.info("generation took %.1f s", time.perf_counter() - t0)
+        else:
+            out = (a.out or cache.parent / "peers").resolve()
+            print(peers(cache, shared, a.venv, out, a.sets, a.peers, a.force))
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        logger.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
