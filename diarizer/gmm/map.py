@@ -69,12 +69,16 @@ def map_adapt(ubm, X, groups, *, relevance_factor=16.0, adapt=("means",), xp=Non
         G = int(lab.max()) + 1 if lab.size else 0
     idx = _parse_groups(groups, X.shape[0], G)
     f64 = xp.float64
+    # all formulas are translation-covariant: work centred on the UBM's mean of means
+    shift = xp.mean(ubm.means, axis=0)
+    shift64 = xp.astype(shift, f64)
     w0, mu0, cov0 = (xp.astype(a, f64) for a in (ubm.weights, ubm.means, ubm.covariances))
-    params = scoring_params(ubm.weights, ubm.means, ubm.precisions_cholesky, ct, xp=xp)
+    mu0 = mu0 - shift64
+    params = scoring_params(ubm.weights, ubm.means - shift, ubm.precisions_cholesky, ct, xp=xp)
     parts = []
     for g in range(G):
         _check_group_size(g, idx[g].size, 1)
-        Z = frame_design(_gather(X, idx[g], xp=xp), ct, xp=xp)
+        Z = frame_design(_gather(X, idx[g], xp=xp) - shift, ct, xp=xp)
         _, Nk, S1, S2 = estep(Z, params, ct, xp=xp)
         safe = Nk + 10.0 * xp.finfo(f64).eps
         alpha = Nk / (Nk + relevance_factor) if relevance_factor > 0 else xp.ones_like(Nk)
@@ -95,7 +99,7 @@ def map_adapt(ubm, X, groups, *, relevance_factor=16.0, adapt=("means",), xp=Non
                        - mu[:, :, None] * mu[:, None, :])
         else:
             cov = cov0
-        parts.append((w, mu, cov))
+        parts.append((w, mu + shift64, cov))
     w, mu, cov = (xp.astype(xp.concat([p[i] for p in parts], axis=0), dt) for i in range(3))
     try:
         pc = compute_precision_cholesky(cov, ct, xp=xp)

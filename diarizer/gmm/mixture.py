@@ -201,17 +201,20 @@ class GaussianMixture:
             var_floor = xp.full((D,), float(xp.mean(var)) * self.relative_floor,
                                 dtype=xp.float64)
         rng = _host_rng(self.random_state)
-        Z = frame_design(X, ct, xp=xp)
+        # EM in coordinates centred on the data mean (float32 accuracy), as GMMSet.fit does
+        shift = xp.astype(xp.mean(xp.astype(X, xp.float64), axis=0), dtype)
+        Z = frame_design(X - shift, ct, xp=xp)
         best = None
         for _ in range(int(self.n_init)):
             w, mu, cov, pc = self._initial(X, xp, dtype, rng, var_floor)
             lower, converged, it = -np.inf, False, 0
             for it in range(1, int(self.max_iter) + 1):
                 prev = lower
-                L, Nk, S1, S2 = estep(Z, scoring_params(w, mu, pc, ct, xp=xp), ct, xp=xp)
+                L, Nk, S1, S2 = estep(Z, scoring_params(w, mu - shift, pc, ct, xp=xp), ct, xp=xp)
                 lower = L / n
-                w, mu, cov, pc = mstep(Nk, S1, S2, mu, ct, xp=xp, dtype=dtype,
+                w, mu, cov, pc = mstep(Nk, S1, S2, mu - shift, ct, xp=xp, dtype=dtype,
                                        reg_covar=self.reg_covar, var_floor=var_floor)
+                mu = mu + shift
                 if abs(lower - prev) < self.tol:
                     converged = True
                     break

@@ -346,13 +346,17 @@ class GMMSet:
 
     def _iter_component_chunks(self, X, chunk_size):
         xp = self.xp
-        params = scoring_params(self.weights, self.means, self.precisions_cholesky,
+        # Work in coordinates centred on the mean of the component means: the matrix-product
+        # form then loses far less to cancellation in float32 when features have large offsets.
+        shift = xp.mean(self.means, axis=0)
+        params = scoring_params(self.weights, self.means - shift, self.precisions_cholesky,
                                 self.covariance_type, xp=xp)
         C, D = self.means.shape
         if chunk_size is None:
             chunk_size = default_chunk_size(C * (D if self.covariance_type == "full" else 2))
         for s in range(0, X.shape[0], chunk_size):
-            Z = frame_design(X[s:min(s + chunk_size, X.shape[0]), ...], self.covariance_type, xp=xp)
+            Z = frame_design(X[s:min(s + chunk_size, X.shape[0]), ...] - shift,
+                             self.covariance_type, xp=xp)
             yield component_log_prob(Z, params, self.covariance_type, xp=xp)
 
     def _per_gmm_lse(self, lp):
@@ -383,8 +387,9 @@ class GMMSet:
         if gmm is None:
             return self.component_log_likelihood(X)
         w, mu, _, pc = self._slice(int(gmm))
-        params = scoring_params(w, mu, pc, self.covariance_type, xp=self.xp)
-        Z = frame_design(self._frames(X), self.covariance_type, xp=self.xp)
+        shift = self.xp.mean(mu, axis=0)
+        params = scoring_params(w, mu - shift, pc, self.covariance_type, xp=self.xp)
+        Z = frame_design(self._frames(X) - shift, self.covariance_type, xp=self.xp)
         return component_log_prob(Z, params, self.covariance_type, xp=self.xp)
 
     def eval(self, X, gmm=None):
@@ -453,8 +458,10 @@ class GMMSet:
         out = np.zeros(self.n_gmms)
         for g in range(self.n_gmms):
             w, mu, _, pc = self._slice(g)
-            params = scoring_params(w, mu, pc, self.covariance_type, xp=self.xp)
-            Z = frame_design(_gather(X, idx[g], xp=self.xp), self.covariance_type, xp=self.xp)
+            shift = self.xp.mean(mu, axis=0)
+            params = scoring_params(w, mu - shift, pc, self.covariance_type, xp=self.xp)
+            Z = frame_design(_gather(X, idx[g], xp=self.xp) - shift, self.covariance_type,
+                             xp=self.xp)
             out[g] = estep(Z, params, self.covariance_type, xp=self.xp, stats=False)[0]
         return out
 
@@ -514,15 +521,20 @@ class GMMSet:
             if idx[g].size == 0:
                 new.append((w, mu, cov, pc))
                 continue
-            Z = frame_design(_gather(X, idx[g], xp=xp), self.covariance_type, xp=xp)
+            Xg = _gather(X, idx[g], xp=xp)
+            # EM runs in coordinates centred on the mean of the GMM's frames (float32 accuracy;
+            # the statistics E[x^2] - mu^2 then cancel far less). Means are shifted back after.
+            shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64), axis=0), self.dtype)
+            Z = frame_design(Xg - shift, self.covariance_type, xp=xp)
             eps = (tol if tol is not None
                    else (1 + D + D * (D + 1) / 2) * np.log(idx[g].size * D) * 1e-4)
             try:
-                out = self._em_one(Z, (w, mu, cov, pc), eps, max_iter, min_iter, chunk_size)
+                out = self._em_one(Z, (w, mu - shift, cov, pc), eps, max_iter, min_iter,
+                                   chunk_size)
             except NumericalError as exc:
                 raise NumericalError(f"GMM {g}: {exc}") from None
-            lls[g], n_iter[g], conv[g], params = out
-            new.append(params)
+            lls[g], n_iter[g], conv[g], (w, mu, cov, pc) = out
+            new.append((w, mu + shift, cov, pc))
         self.weights, self.means, self.covariances, self.precisions_cholesky = (
             xp.concat([p[i] for p in new], axis=0) for i in range(4))
         log.debug("EM of %d GMMs: iterations %s, log-likelihoods %s", G, n_iter.tolist(),
