@@ -176,6 +176,15 @@ SCHEMA = (
             group="model"),
     Setting("dtype", "choice", "float64", "floating type of the GMM engine",
             choices=("float32", "float64"), group="model"),
+    Setting("resegmentation", "choice", "majority", "frame labelling between merges: majority"
+            " (the original's vote in seg_length windows) or viterbi (HMM with a minimum"
+            " duration, speaker changes free at pauses)", choices=("majority", "viterbi"),
+            group="model"),
+    Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
+            " (frames)", min=1, group="model"),
+    Setting("gmm_init", "choice", "original", "seeding of the initial cluster GMMs: original"
+            " (mean + evenly spaced frames) or kmeans (k-means++ and Lloyd iterations)",
+            choices=("original", "kmeans"), group="model"),
     Setting("seed", "int", 0, "random seed; the same input and seed give byte-identical output",
             min=0, group="model"),
 )

@@ -232,6 +232,14 @@ def load_features(settings):
                     speech=speech, source=str(source), timings=timings)
 
 
+def _speech_runs(idx):
+    """Runs of consecutive frame indices, as ``[start, end)`` positions into ``idx``."""
+    breaks = np.flatnonzero(np.diff(idx) > 1) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [idx.size]])
+    return np.stack([starts, ends], axis=1).astype(np.int64)
+
+
 def _check_basename(basename):
     if any(c.isspace() for c in basename):
         raise ConfigError(f"The 'basename' setting must not contain spaces (RTTM cannot hold "
@@ -320,7 +328,9 @@ def _diarize_features(features, settings, uri):
         em_iterations=settings.em_iterations, seg_length=settings.seg_length,
         kl_ntop=settings.KL_ntop, num_seg_iters_init=settings.num_seg_iters_init,
         num_seg_iters=settings.num_seg_iters, covariance_type=settings.covariance_type,
-        xp=xp, dtype=dtype, seed=settings.seed)
+        init=settings.gmm_init, resegmentation=settings.resegmentation,
+        min_duration=settings.min_duration, runs=_speech_runs(idx), xp=xp, dtype=dtype,
+        seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

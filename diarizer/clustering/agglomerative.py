@@ -25,7 +25,8 @@ import numpy as np
 from ..gmm import GMMSet
 from .bic import delta_bic
 from .kl import closest_pairs
-from .resegment import frame_labels, majority_vote, resegment
+from .resegment import majority_labels, resegment
+from .viterbi import viterbi_min_duration
 
 __all__ = ["ClusteringResult", "uniform_labels", "agglomerative_clustering"]
 
@@ -94,7 +95,8 @@ def _replace_pair(gmms, merged, a, b):
 
 def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_iterations=3,
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
-                             covariance_type="diag", xp, dtype=None, seed=0):
+                             covariance_type="diag", init="original", resegmentation="majority",
+                             min_duration=250, runs=None, xp, dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -114,6 +116,16 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     num_seg_iters_init, num_seg_iters : int, default=2, 3
         Resegmentation rounds before the loop and before each merge step.
     covariance_type : {'diag', 'full'}, default='diag'
+    init : {'original', 'kmeans'}, default='original'
+        Seeding of the initial GMMs.
+    resegmentation : {'majority', 'viterbi'}, default='majority'
+        Frame labelling: the original's majority vote in windows of ``seg_length`` frames, or
+        Viterbi decoding with a minimum duration of ``min_duration`` frames.
+    min_duration : int, default=250
+        Minimum segment length of the Viterbi decoder, in frames.
+    runs : ndarray of shape (n_runs, 2), optional
+        Speech runs ``[start, end)`` (indices into ``X``) between pauses; the Viterbi decoder lets
+        the speaker change freely at their boundaries. Default: one run.
     xp : namespace
         Array namespace of the engine.
     dtype : dtype, optional
@@ -126,6 +138,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     ClusteringResult
     """
     n_frames = X.shape[0]
+    if resegmentation == "viterbi":
+        def label(loglik):
+            return viterbi_min_duration(loglik, min_duration, runs)
+    else:
+        label = majority_labels(seg_length)
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
     t0 = time.perf_counter()
     k = max(1, min(initial_clusters, n_frames // max(n_components, 1)))
@@ -133,7 +150,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
                     initial_clusters)
     labels = uniform_labels(n_frames, k)
-    gmms = GMMSet.initialize(X, labels, n_components, init="original",
+    gmms = GMMSet.initialize(X, labels, n_components, init=init,
                              covariance_type=covariance_type, xp=xp, dtype=dtype,
                              random_state=seed)
     loglik = gmms.fit(X, labels, max_iter=em_iterations).log_likelihood
@@ -144,7 +161,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         for _ in range(rounds):
             if gmms.n_gmms < 1:
                 break
-            gmms, labels, loglik = resegment(gmms, X, seg_length, em_iterations)
+            gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
         timings["resegmentation"] += time.perf_counter() - t
         return gmms, labels, loglik
 
@@ -185,13 +202,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
 
     # Final labels from the final models (see module docstring).
     t = time.perf_counter()
-    labels = majority_vote(frame_labels(gmms.log_likelihood(X)), seg_length, gmms.n_gmms)
-    used = np.unique(labels)
-    if used.size < gmms.n_gmms:
-        remap = np.full(gmms.n_gmms, -1, dtype=np.int64)
-        remap[used] = np.arange(used.size)
-        labels = remap[labels]
-        gmms = gmms.select(used.tolist())
+    gmms, labels, _ = resegment(gmms, X, label, em_iterations, train=False)
     timings["resegmentation"] += time.perf_counter() - t
     return ClusteringResult(labels=labels, gmms=gmms, n_merges=n_merges, history=history,
                             timings=timings)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._xp import to_numpy
 
-__all__ = ["majority_vote", "frame_labels", "resegment"]
+__all__ = ["majority_vote", "frame_labels", "majority_labels", "resegment"]
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,15 @@ def frame_labels(loglik):
     return np.asarray(to_numpy(loglik)).argmax(axis=1).astype(np.int64)
 
 
-def resegment(gmms, X, seg_length, em_iterations, *, train=True):
-    """One round of the original resegmentation: label, vote, retrain, drop empty clusters.
+def majority_labels(seg_length):
+    """Labeller of the original: argmax per frame, then :func:`majority_vote` in windows."""
+    def label(loglik):
+        return majority_vote(frame_labels(loglik), seg_length, loglik.shape[1])
+    return label
+
+
+def resegment(gmms, X, label, em_iterations, *, train=True):
+    """One round of resegmentation: label, drop clusters left empty, retrain.
 
     Parameters
     ----------
@@ -84,8 +91,9 @@ def resegment(gmms, X, seg_length, em_iterations, *, train=True):
         Current cluster models (one GMM per cluster).
     X : array of shape (n_frames, n_features)
         Speech frames on the engine's namespace.
-    seg_length : int
-        Majority-vote window in frames.
+    label : callable
+        Maps the frame log-likelihoods, a host array of shape (n_frames, n_gmms), to a label per
+        frame (e.g. :func:`majority_labels` or a Viterbi decoder).
     em_iterations : int
         Maximum EM iterations of the warm-started retraining.
     train : bool, default=True
@@ -96,16 +104,15 @@ def resegment(gmms, X, seg_length, em_iterations, *, train=True):
     gmms : GMMSet
         The models that own at least one frame, in their previous order (retrained).
     labels : ndarray of shape (n_frames,)
-        Smoothed label per frame, indexing the returned ``gmms``.
+        Label per frame, indexing the returned ``gmms``.
     loglik : ndarray of shape (n_gmms,)
         Total log-likelihood of each returned GMM on its frames after retraining
         (``None`` when ``train`` is False).
     """
-    raw = frame_labels(gmms.log_likelihood(X))
-    labels = majority_vote(raw, seg_length, gmms.n_gmms)
+    labels = label(np.asarray(to_numpy(gmms.log_likelihood(X))))
     used = np.unique(labels)
     if used.size < gmms.n_gmms:
-        log.debug("resegmentation: %d of %d clusters own no window and are removed",
+        log.debug("resegmentation: %d of %d clusters own no frame and are removed",
                   gmms.n_gmms - used.size, gmms.n_gmms)
         remap = np.full(gmms.n_gmms, -1, dtype=np.int64)
         remap[used] = np.arange(used.size)
