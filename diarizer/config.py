@@ -182,6 +182,12 @@ SCHEMA = (
             group="model"),
     Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
             " (frames)", min=1, group="model"),
+    Setting("num_speakers", "int", 0, "exact number of speakers when known (0 = estimate)",
+            min=0, group="model"),
+    Setting("min_speakers", "int", 0, "never output fewer speakers than this (0 = no minimum)",
+            min=0, group="model"),
+    Setting("max_speakers", "int", 0, "never output more speakers than this (0 = no maximum);"
+            " initial_clusters is raised to it if needed", min=0, group="model"),
     Setting("gmm_init", "choice", "original", "seeding of the initial cluster GMMs: original"
             " (mean + evenly spaced frames) or kmeans (k-means++ and Lloyd iterations)",
             choices=("original", "kmeans"), group="model"),

@@ -232,6 +232,20 @@ def load_features(settings):
                     speech=speech, source=str(source), timings=timings)
 
 
+def _speaker_bounds(settings):
+    """(min clusters, max clusters (0 = none), initial clusters) from the speaker-count settings."""
+    lo = settings.num_speakers or settings.min_speakers or 1
+    hi = settings.num_speakers or settings.max_speakers
+    if hi and lo > hi:
+        raise ConfigError(f"The 'min_speakers' setting ({lo}) must not exceed 'max_speakers' "
+                          f"({hi}).")
+    k = settings.initial_clusters
+    if hi and k < hi:
+        log.info("initial_clusters raised from %d to %d to allow %d speakers", k, hi, hi)
+        k = hi
+    return lo, hi, k
+
+
 def _speech_runs(idx):
     """Runs of consecutive frame indices, as ``[start, end)`` positions into ``idx``."""
     breaks = np.flatnonzero(np.diff(idx) > 1) + 1
@@ -310,7 +324,8 @@ def _diarize_features(features, settings, uri):
     if n_speech < min_frames:
         raise InputError(features.source, f"only {n_speech * features.frame_period:.2f} s of "
                          f"speech; at least {MIN_SPEECH_SECONDS:g} s is needed")
-    need = settings.initial_clusters * settings.M_mfcc
+    lo, hi, k = _speaker_bounds(settings)
+    need = k * settings.M_mfcc
     if n_speech < need:
         raise ConfigError(f"The 'initial_clusters' ({settings.initial_clusters}) and 'M_mfcc' "
                           f"({settings.M_mfcc}) settings need at least {need} speech frames; "
@@ -324,7 +339,7 @@ def _diarize_features(features, settings, uri):
     X = xp.asarray(Xs, dtype=dtype)
     t = time.perf_counter()
     result = agglomerative_clustering(
-        X, initial_clusters=settings.initial_clusters, n_components=settings.M_mfcc,
+        X, initial_clusters=k, n_components=settings.M_mfcc, min_clusters=lo, max_clusters=hi,
         em_iterations=settings.em_iterations, seg_length=settings.seg_length,
         kl_ntop=settings.KL_ntop, num_seg_iters_init=settings.num_seg_iters_init,
         num_seg_iters=settings.num_seg_iters, covariance_type=settings.covariance_type,

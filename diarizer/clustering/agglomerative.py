@@ -96,7 +96,8 @@ def _replace_pair(gmms, merged, a, b):
 def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_iterations=3,
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
                              covariance_type="diag", init="original", resegmentation="majority",
-                             min_duration=250, runs=None, xp, dtype=None, seed=0):
+                             min_duration=250, runs=None, min_clusters=1, max_clusters=0, xp,
+                             dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -126,6 +127,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     runs : ndarray of shape (n_runs, 2), optional
         Speech runs ``[start, end)`` (indices into ``X``) between pauses; the Viterbi decoder lets
         the speaker change freely at their boundaries. Default: one run.
+    min_clusters : int, default=1
+        Never merge below this many clusters (a minimum or exact speaker count).
+    max_clusters : int, default=0
+        Keep merging the best pair, even at a negative delta-BIC, while there are more clusters
+        than this (a maximum or exact speaker count); 0 = no maximum.
     xp : namespace
         Array namespace of the engine.
     dtype : dtype, optional
@@ -168,10 +174,10 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters_init)
     history = []
     n_merges = 0
-    while gmms.n_gmms > 1:
+    while gmms.n_gmms > max(min_clusters, 1):
         t_step = time.perf_counter()
         gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters)
-        if gmms.n_gmms < 2:
+        if gmms.n_gmms <= max(min_clusters, 1):
             break
         t = time.perf_counter()
         g = gmms.n_gmms
@@ -182,7 +188,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations)
         best = int(np.argmax(scores))
         a, b = pairs[best]
-        do_merge = scores[best] > 0
+        do_merge = scores[best] > 0 or 0 < max_clusters < g
         history.append({"clusters": g, "pair": (a, b), "delta_bic": float(scores[best]),
                         "merged": bool(do_merge), "seconds": time.perf_counter() - t_step})
         log.info("merge step %d: %d clusters, best delta-BIC %.2f for (%d, %d)%s, %.3f s",
