@@ -14,6 +14,7 @@ Times are the best of ``--reps`` runs (wall clock, ``time.perf_counter``).
 """
 
 import argparse
+import functools
 import os
 import time
 import warnings
@@ -25,6 +26,7 @@ from diarizer.gmm import GMMSet
 from diarizer.gmm._kernels import estep, frame_design, mstep, scoring_params
 
 N, D = 360_000, 19
+print = functools.partial(print, flush=True)  # noqa: A001  (partial tables survive a kill)
 
 
 def best_of(fn, reps):

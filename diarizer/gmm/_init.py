@@ -86,12 +86,12 @@ def kmeans_plusplus(X, n_clusters, rng):
 
 def _assign(X, centres, *, xp, chunk_size):
     """Index of the nearest centre for every frame, (N,) int, chunked."""
-    cn = xp.sum(centres * centres, axis=1)
+    cn = xp.sum(centres * centres, axis=1)[:, None]
     out = []
     for s in range(0, X.shape[0], chunk_size):
         Xc = X[s:min(s + chunk_size, X.shape[0]), ...]
-        d = cn - 2.0 * xp.matmul(Xc, xp.permute_dims(centres, (1, 0)))
-        out.append(xp.argmin(d, axis=1))
+        d = cn - 2.0 * xp.matmul(centres, xp.permute_dims(Xc, (1, 0)))  # (M, n)
+        out.append(xp.argmin(d, axis=0))
     return xp.concat(out, axis=0)
 
 

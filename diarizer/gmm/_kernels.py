@@ -25,11 +25,10 @@ __all__ = [
     "frame_design",
     "scoring_params",
     "component_log_prob",
-    "logsumexp_rows",
+    "logsumexp_cols",
     "estep",
     "mstep",
     "default_chunk_size",
-    "tmatmul",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -115,20 +114,20 @@ def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
     Returns
     -------
     params : tuple
-        ``(W, b, c)``: for 'diag' ``W`` is (2D, M) and ``b`` is None; for 'full' ``W`` is
-        (D, M*D) and ``b`` (M*D,). ``c`` (M,) holds the normalising constant plus the log-weight.
+        ``(W, b, c)``: for 'diag' ``W`` is (M, 2D) and ``b`` is None; for 'full' ``W`` is
+        (M*D, D) and ``b`` (M*D,). ``c`` (M,) holds the normalising constant plus the log-weight.
     """
     M, D = means.shape
     tiny = xp.finfo(weights.dtype).smallest_normal
     logw = xp.log(xp.clip(weights, min=tiny))
     if covariance_type == "diag":
         prec = prec_chol * prec_chol
-        W = xp.concat([-0.5 * xp.permute_dims(prec, (1, 0)),
-                       xp.permute_dims(means * prec, (1, 0))], axis=0)
+        W = xp.concat([-0.5 * prec, means * prec], axis=1)
         c = (-0.5 * (D * LOG_2PI + xp.sum(means * means * prec, axis=1))
              + xp.sum(xp.log(prec_chol), axis=1) + logw)
         return W, None, c
-    W = xp.reshape(xp.permute_dims(prec_chol, (1, 0, 2)), (D, M * D))
+    # row k*D + e of W is column e of U_k, so (W @ x)[k*D + e] = (x @ U_k)[e]
+    W = xp.reshape(xp.permute_dims(prec_chol, (0, 2, 1)), (M * D, D))
     b = xp.reshape(xp.matmul(means[:, None, :], prec_chol)[:, 0, :], (M * D,))
     logdet = xp.sum(xp.log(xp.linalg.diagonal(prec_chol)), axis=1)
     c = -0.5 * D * LOG_2PI + logdet + logw
@@ -137,6 +136,9 @@ def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
 
 def component_log_prob(Z, params, covariance_type, *, xp):
     """Weighted component log-densities ``log w_k + log N(x_n | k)`` of a block of frames.
+
+    The result is component-major, (M, n): reductions over components then run over the long
+    contiguous frame axis, which is 5-20x faster in numpy than reducing a short last axis.
 
     Parameters
     ----------
@@ -149,23 +151,24 @@ def component_log_prob(Z, params, covariance_type, *, xp):
 
     Returns
     -------
-    log_prob : array of shape (n, M)
+    log_prob : array of shape (M, n)
     """
     W, b, c = params
+    ZT = xp.permute_dims(Z, (1, 0))
     if covariance_type == "diag":
-        return xp.matmul(Z, W) + c
+        return xp.matmul(W, ZT) + c[:, None]
     n = Z.shape[0]
     M = c.shape[0]
-    y = xp.matmul(Z, W) - b
-    y = xp.reshape(y * y, (n, M, -1))
-    return -0.5 * xp.sum(y, axis=2) + c
+    y = xp.matmul(W, ZT) - b[:, None]
+    y = xp.reshape(y * y, (M, -1, n))
+    return -0.5 * xp.sum(y, axis=1) + c[:, None]
 
 
-def logsumexp_rows(a, *, xp):
-    """Row-wise ``log(sum(exp(a)))`` with max subtraction; rows of all ``-inf`` give ``-inf``."""
-    m = xp.max(a, axis=1, keepdims=True)
+def logsumexp_cols(a, *, xp):
+    """Column-wise ``log(sum(exp(a), axis=0))`` with max subtraction (all ``-inf`` -> ``-inf``)."""
+    m = xp.max(a, axis=0, keepdims=True)
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-    return xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0]
+    return xp.log(xp.sum(xp.exp(a - m), axis=0)) + m[0, :]
 
 
 def default_chunk_size(width, budget=1 << 21):
@@ -175,18 +178,6 @@ def default_chunk_size(width, budget=1 << 21):
 
 # --------------------------------------------------------------------------------------------
 # E-step: sufficient statistics
-
-
-def tmatmul(A, B, *, xp):
-    """``A.T @ B`` for tall A (n, a) and B (n, b), in the orientation BLAS handles well.
-
-    OpenBLAS is up to 10x slower on ``A.T @ B`` when the output has fewer rows than columns
-    (measured on this 2-core machine, worst under load), so the product is computed as
-    ``(B.T @ A).T`` in that case. Same numbers up to rounding.
-    """
-    if A.shape[1] >= B.shape[1]:
-        return xp.matmul(xp.permute_dims(A, (1, 0)), B)
-    return xp.permute_dims(xp.matmul(xp.permute_dims(B, (1, 0)), A), (1, 0))
 
 
 def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
@@ -201,8 +192,8 @@ def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
     covariance_type : {'diag', 'full'}
     xp : namespace
     chunk_size : int, optional
-        Frames per chunk; the largest temporary is (chunk_size, M) for 'diag', (chunk_size, M*D) for
-        'full'.
+        Frames per chunk; the largest temporary is (M, chunk_size) for 'diag', (M*D, chunk_size)
+        for 'full'.
     stats : bool, default=True
         Whether to accumulate statistics (False: log-likelihood only).
 
@@ -228,19 +219,20 @@ def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
     for start in range(0, n, chunk_size):
         Zc = Z[start:min(start + chunk_size, n), ...]
         lp = component_log_prob(Zc, params, covariance_type, xp=xp)
-        norm = logsumexp_rows(lp, xp=xp)
+        norm = logsumexp_cols(lp, xp=xp)
         total = total + xp.sum(xp.astype(norm, f64))
         if not stats:
             continue
-        resp = xp.exp(lp - norm[:, None])
-        nk = xp.sum(xp.astype(resp, f64), axis=0)
-        s = xp.astype(tmatmul(resp, Zc, xp=xp), f64)
+        resp = xp.exp(lp - norm[None, :])  # (M, n), C-contiguous: resp @ Zc is a plain GEMM
+        nk = xp.sum(xp.astype(resp, f64), axis=1)
+        s = xp.astype(xp.matmul(resp, Zc), f64)
         if covariance_type == "diag":
             s2, s1 = s[:, :D], s[:, D:]
         else:
             s1 = s
-            rx = xp.reshape(resp[:, :, None] * Zc[:, None, :], (Zc.shape[0], M * D))
-            s2 = xp.reshape(xp.astype(tmatmul(rx, Zc, xp=xp), f64), (M, D, D))
+            ZcT = xp.permute_dims(Zc, (1, 0))
+            rx = xp.reshape(resp[:, None, :] * ZcT[None, :, :], (M * D, Zc.shape[0]))
+            s2 = xp.reshape(xp.astype(xp.matmul(rx, Zc), f64), (M, D, D))
         if Nk is None:
             Nk, S1, S2 = nk, s1, s2
         else:

@@ -20,7 +20,7 @@ from ._kernels import (
     default_chunk_size,
     estep,
     frame_design,
-    logsumexp_rows,
+    logsumexp_cols,
     mstep,
     scoring_params,
 )
@@ -340,11 +340,19 @@ class GMMSet:
         Returns
         -------
         xp array of shape (N, C)
+            A transposed view of a component-major (C, N) array.
         """
         X = self._frames(X)
-        return self.xp.concat(list(self._iter_component_chunks(X, chunk_size)), axis=0)
+        return self._T(self._component_lp_all(X, chunk_size))
+
+    def _T(self, a):
+        return self.xp.permute_dims(a, (1, 0))
+
+    def _component_lp_all(self, X, chunk_size=None):
+        return self.xp.concat(list(self._iter_component_chunks(X, chunk_size)), axis=1)
 
     def _iter_component_chunks(self, X, chunk_size):
+        """Component-major (C, n) log-densities of consecutive frame chunks."""
         xp = self.xp
         # Work in coordinates centred on the mean of the component means: the matrix-product
         # form then loses far less to cancellation in float32 when features have large offsets.
@@ -360,10 +368,18 @@ class GMMSet:
             yield component_log_prob(Z, params, self.covariance_type, xp=xp)
 
     def _per_gmm_lse(self, lp):
+        """(C, n) component log-densities -> (G, n) GMM log-likelihoods."""
         xp = self.xp
-        cols = [logsumexp_rows(lp[:, int(self._offsets[g]):int(self._offsets[g + 1])], xp=xp)
+        sizes = self.n_components
+        if sizes.size and np.all(sizes == sizes[0]):
+            M = int(sizes[0])
+            a = xp.reshape(lp, (self.n_gmms, M, lp.shape[1]))
+            m = xp.max(a, axis=1, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+            return xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0, :]
+        rows = [logsumexp_cols(lp[int(self._offsets[g]):int(self._offsets[g + 1]), ...], xp=xp)
                 for g in range(self.n_gmms)]
-        return xp.stack(cols, axis=1)
+        return xp.stack(rows, axis=0)
 
     def log_likelihood(self, X, *, chunk_size=None):
         """Log-likelihood of every frame under every GMM.
@@ -377,19 +393,21 @@ class GMMSet:
         Returns
         -------
         xp array of shape (N, G)
-            ``log p(x_n | GMM g)``.
+            ``log p(x_n | GMM g)`` (a transposed view of a GMM-major (G, N) array).
         """
         X = self._frames(X)
         out = [self._per_gmm_lse(lp) for lp in self._iter_component_chunks(X, chunk_size)]
-        return self.xp.concat(out, axis=0)
+        return self._T(self.xp.concat(out, axis=1))
 
     def _gmm_component_lp(self, X, gmm):
+        """Component-major log-densities: (C, N) for all GMMs, (M_g, N) for one."""
+        X = self._frames(X)
         if gmm is None:
-            return self.component_log_likelihood(X)
+            return self._component_lp_all(X)
         w, mu, _, pc = self._slice(int(gmm))
         shift = self.xp.mean(mu, axis=0)
         params = scoring_params(w, mu - shift, pc, self.covariance_type, xp=self.xp)
-        Z = frame_design(self._frames(X) - shift, self.covariance_type, xp=self.xp)
+        Z = frame_design(X - shift, self.covariance_type, xp=self.xp)
         return component_log_prob(Z, params, self.covariance_type, xp=self.xp)
 
     def eval(self, X, gmm=None):
@@ -410,10 +428,10 @@ class GMMSet:
         xp = self.xp
         lp = self._gmm_component_lp(X, gmm)
         if gmm is not None:
-            ll = logsumexp_rows(lp, xp=xp)
-            return ll, xp.exp(lp - ll[:, None])
+            ll = logsumexp_cols(lp, xp=xp)
+            return ll, self._T(xp.exp(lp - ll[None, :]))
         ll = self._per_gmm_lse(lp)
-        return ll, xp.exp(lp - xp.take(ll, self.owner, axis=1))
+        return self._T(ll), self._T(xp.exp(lp - xp.take(ll, self.owner, axis=0)))
 
     def predict_proba(self, X, gmm=None):
         """Component posteriors (see :meth:`eval`)."""
@@ -430,11 +448,11 @@ class GMMSet:
         xp = self.xp
         lp = self._gmm_component_lp(X, gmm)
         if gmm is not None:
-            return logsumexp_rows(lp, xp=xp), xp.argmax(lp, axis=1)
+            return logsumexp_cols(lp, xp=xp), xp.argmax(lp, axis=0)
         ll = self._per_gmm_lse(lp)
-        best = [xp.argmax(lp[:, int(self._offsets[g]):int(self._offsets[g + 1])], axis=1)
+        best = [xp.argmax(lp[int(self._offsets[g]):int(self._offsets[g + 1]), ...], axis=0)
                 for g in range(self.n_gmms)]
-        return ll, xp.stack(best, axis=1)
+        return self._T(ll), xp.stack(best, axis=1)
 
     def predict(self, X, gmm=None):
         """Most likely component per frame (see :meth:`decode`)."""
@@ -574,7 +592,8 @@ def _check_frames(X, *, xp, dtype, n_features):
     if n_features is not None and X.shape[1] != n_features:
         raise InputError(None, f"X has {X.shape[1]} features per frame but the GMMs have "
                                f"{n_features} (X shape {tuple(X.shape)})")
-    X = xp.astype(X, dtype)
+    if X.dtype != dtype:
+        X = xp.astype(X, dtype)
     finite = xp.all(xp.isfinite(X), axis=1)
     if not bool(xp.all(finite)):
         bad = np.flatnonzero(~to_numpy(finite))
