@@ -193,6 +193,9 @@ def load_features(settings):
 
         source = settings.audio
         y, _ = read_audio(source, sample_rate=settings.sample_rate)
+        if y.size < MIN_SPEECH_SECONDS * settings.sample_rate:  # say so, not "found no speech"
+            raise InputError(source, f"audio lasts only {y.size / settings.sample_rate:.2f} s;"
+                             f" at least {MIN_SPEECH_SECONDS:g} s of speech is needed")
         timings["read"] = time.perf_counter() - t
         t = time.perf_counter()
         X = mfcc(y, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
