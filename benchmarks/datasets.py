@@ -58,7 +58,7 @@ logger = logging.getLogger("benchmarks.datasets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SR = 16000
-ALL_SETS = ("synthetic10", "realvoice", "speed", "real")
+ALL_SETS = ("real", "synthetic10", "realvoice", "speed")
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -524,6 +524,7 @@ class PeerRun:
     timing: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # wall, audio, rtf
     speakers: dict[str, int] = field(default_factory=dict)
     load_line: str = ""
+    note: str = ""
 
 
 def md_eval(
@@ -632,7 +633,10 @@ def run_peer(
         ]
         logger.info("running: %s", " ".join(cmd))
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env})
-        log.write_text(proc.stdout + proc.stderr)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        took = time.perf_counter() - t0
+        note = f"# datasets.py: {took:.1f} s in all, load average {load} at the end\n"
+        log.write_text(proc.stdout + proc.stderr + note)
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{tool}: exit {proc.returncode} on set {set_name}: {proc.stderr.strip()[-500:]}"
@@ -649,6 +653,8 @@ def run_peer(
             run.timing[m.group(1)] = (float(m.group(2)), float(m.group(3)), float(m.group(4)))
         elif line.startswith("model load"):
             run.load_line = line.strip()
+        elif line.startswith("# datasets.py: "):
+            run.note = line[len("# datasets.py: ") :].strip()
     for u in uris:
         run.speakers[u] = len({t[3] for t in read_rttm_turns(folder / f"{u}.rttm")})
     refs = [Path(r["rttm"]) for r in rows]
@@ -706,6 +712,7 @@ def _fmt_set(set_name: str, rows: list[dict[str, str]], runs: dict[str, PeerRun]
                 f"- {p} Full miss / FA / confusion s: {fu.miss:.2f} / {fu.fa:.2f} / {fu.conf:.2f} "
                 f"of {fu.scored:.2f} scored"
                 + (f"; {runs[p].load_line}" if runs[p].load_line else "")
+                + (f"; run: {runs[p].note}" if runs[p].note else "")
             )
     out.append("")
     return out
@@ -753,6 +760,10 @@ def peers(
                 fu.der if fu else -1,
             )
         lines += _fmt_set(s, rows, runs)
+    lines.append(
+        "Wall times are the tools' own, measured on a shared machine whose other jobs vary; "
+        "rerun with --force when it is quiet before quoting them."
+    )
     path = out_root / "results.md"
     path.write_text("\n".join(lines))
     logger.info("wrote %s", path)
