@@ -240,7 +240,20 @@ def diarize_meeting(meeting, settings):
             values["spnsp_file"] = meeting.spnsp
         if meeting.uem:
             values["uem"] = meeting.uem
-        result = diarize(meeting.input, make_settings(values, check_required=False))
+        meeting_settings = make_settings(values, check_required=False)
+        if meeting_settings.link_speakers:  # linking needs the frames (issue 8)
+            from .pipeline import load_features
+            from .speakers.batch_link import link_payload
+
+            features = load_features(meeting_settings)
+            result = diarize(features, meeting_settings)
+            row["_link"] = link_payload(meeting_settings, features, result)
+        else:
+            result = diarize(meeting.input, meeting_settings)
+        if result.speaker_scores:
+            from .speakers.batch_link import format_llr
+
+            row["speaker_llr"] = format_llr(result)
         rttm_turns = result.rttm_turns()
         out["rttm"] = result.rttm_text()
         out["gmm"] = _gmm_text(result.gmms)
@@ -458,6 +471,7 @@ def _write_summary(outdir, rows):
 
     has_der = any("der_forgiving" in r for r in rows)
     cols = COLUMNS + (DER_COLUMNS if has_der else ())
+    cols += tuple(c for c in ("speaker_llr", "global_labels") if any(c in r for r in rows))
     total = _total(rows, cols)
     lines = ["\t".join(cols)]
     for r in rows + [total]:
@@ -582,6 +596,10 @@ def run_batch(inputs, outdir, settings=None, *, jobs=None, dask=None, force=Fals
             _run_dask(todo, settings, dask, on_result, n_workers=dask_workers)
         else:
             _run_local(todo, settings, jobs or os.cpu_count() or 1, on_result)
+        if make_settings(settings, check_required=False).link_speakers:  # issue 8
+            from .speakers.batch_link import link_batch
+
+            link_batch(outdir, [m.name for m in meetings if m.name in rows], rows, settings)
     finally:
         bar.close()
         ordered = [rows[m.name] for m in meetings if m.name in rows]

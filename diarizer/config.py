@@ -193,6 +193,18 @@ SCHEMA = (
             choices=("original", "kmeans"), group="model"),
     Setting("seed", "int", 0, "random seed; the same input and seed give byte-identical output",
             min=0, group="model"),
+    Setting("speakers", "path", "", "folder of enrolled speakers (diarizer enroll): clusters are"
+            " named after the best-matching enrolled speaker", group="ours"),
+    Setting("ubm", "path", "", "background model (diarizer ubm) for linking speakers across"
+            " meetings (default: the one in the 'speakers' folder)", group="ours"),
+    Setting("id_threshold", "float", 0.5, "average per-frame log-likelihood ratio (speaker vs"
+            " background) above which a cluster takes an enrolled speaker's name", group="ours"),
+    Setting("relevance_factor", "float", 16.0, "MAP relevance factor of enrolled and linked"
+            " speaker models", min=0.0, group="ours"),
+    Setting("link_speakers", "bool", False, "in a batch, link clusters across meetings: one"
+            " person gets one global_NN label in every RTTM", group="ours"),
+    Setting("link_threshold", "float", 1.0, "distance between MAP-adapted speaker models below"
+            " which clusters of different meetings are linked", min=0.0, group="ours"),
 )
 
 _BY_LOWER = {s.name.lower(): s for s in SCHEMA}

@@ -91,6 +91,12 @@ class DiarizationResult:
         Seconds per stage.
     n_merges : int
         Merge steps performed.
+    speaker_names : list of str
+        Label of each speaker (``spkNN``, or an enrolled name when ``speakers`` is set; two
+        clusters may then share a name).
+    speaker_scores : dict of str to dict
+        With ``speakers`` set: per cluster (by its ``spkNN`` name) the best enrolled speaker and
+        its average per-frame log-likelihood ratio (``{"speaker": ..., "llr": ...}``).
     """
 
     uri: str
@@ -101,6 +107,7 @@ class DiarizationResult:
     timings: dict = field(default_factory=dict)
     n_merges: int = 0
     speaker_names: list = field(default_factory=list)
+    speaker_scores: dict = field(default_factory=dict)
 
     @property
     def n_speakers(self):
@@ -364,10 +371,16 @@ def _diarize_features(features, settings, uri):
     rank[order] = np.arange(len(order))
     full = np.where(full >= 0, rank[np.maximum(full, 0)], -1)
     names = [f"spk{i:02d}" for i in range(len(order))]
-    turns = labels_to_turns(full, names)
+    turn_labels, scores = full, {}
+    if settings.speakers:  # name clusters after enrolled speakers (issue 8)
+        from .speakers.naming import apply_speaker_names
+
+        names, turn_labels, scores = apply_speaker_names(settings, features, full, names)
+    turns = labels_to_turns(turn_labels, names)
     return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,
                              labels=full, gmms=result.gmms.select(order), timings=timings,
-                             n_merges=result.n_merges, speaker_names=names)
+                             n_merges=result.n_merges, speaker_names=names,
+                             speaker_scores=scores)
 
 
 def run(settings):
