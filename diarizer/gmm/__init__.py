@@ -17,8 +17,9 @@ GaussianMixture
 """
 
 from .map import map_adapt
+from .merge import merge_pairs
 from .mixture import GaussianMixture
-from .model import FitResult, GMMSet, merge_pairs
+from .model import FitResult, GMMSet
 from .serialize import dump_gmms, load_gmms
 
 __all__ = ["GMMSet", "FitResult", "merge_pairs", "dump_gmms", "load_gmms", "map_adapt",

@@ -15,8 +15,9 @@ import numpy as np
 
 from .._xp import get_xp, to_numpy
 from ..exceptions import InputError, NumericalError
+from ._checks import _check_frames, _check_group_size, _gather, _parse_groups
 from ._kernels import compute_precision_cholesky, estep, frame_design, scoring_params
-from .model import GMMSet, _check_frames, _check_group_size, _gather, _parse_groups
+from .model import GMMSet
 
 __all__ = ["map_adapt"]
 

@@ -8,9 +8,10 @@ import numpy as np
 
 from .._xp import get_xp, to_numpy
 from ..exceptions import ConvergenceWarning, InputError
+from ._checks import _check_frames, _resolve_dtype
 from ._init import kmeans_seed, original_seed
 from ._kernels import compute_precision_cholesky, estep, frame_design, mstep, scoring_params
-from .model import GMMSet, _check_frames, _resolve_dtype
+from .model import GMMSet
 
 __all__ = ["GaussianMixture"]
 

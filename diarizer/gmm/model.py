@@ -13,6 +13,14 @@ import numpy as np
 
 from .._xp import get_xp, to_numpy
 from ..exceptions import InputError, NumericalError
+from ._checks import (
+    _check_frames,
+    _check_group_size,
+    _dtype_name,
+    _gather,
+    _parse_groups,
+    _resolve_dtype,
+)
 from ._init import kmeans_seed, original_seed
 from ._kernels import (
     component_log_prob,
@@ -25,7 +33,7 @@ from ._kernels import (
     scoring_params,
 )
 
-__all__ = ["GMMSet", "FitResult", "merge_pairs"]
+__all__ = ["GMMSet", "FitResult"]
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +58,6 @@ class FitResult:
     log_likelihood: np.ndarray
     n_iter: np.ndarray
     converged: np.ndarray
-
-
-def _resolve_dtype(xp, dtype, default):
-    if dtype is None:
-        dtype = default
-    if isinstance(dtype, str) or isinstance(dtype, type) or isinstance(dtype, np.dtype):
-        name = np.dtype(dtype).name
-        if name not in ("float32", "float64"):
-            raise ValueError(f"The 'dtype' must be 'float32' or 'float64'. Got {dtype!r} instead.")
-        return getattr(xp, name)
-    return dtype
-
-
-def _dtype_name(dtype):
-    return "float32" if "32" in str(dtype) else "float64"
 
 
 class GMMSet:
@@ -577,108 +570,3 @@ class GMMSet:
             converged = abs(L_new - L) <= eps
             L = L_new
         return L, it, converged, (w, mu, cov, pc)
-
-
-# -------------------------------------------------------------------------------------------
-# helpers
-
-
-def _check_frames(X, *, xp, dtype, n_features):
-    """Frames as an xp array of ``dtype``; raise InputError on wrong shape or non-finite values."""
-    if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
-        X = xp.asarray(np.asarray(X))
-    if X.ndim != 2:
-        raise InputError(None, f"X must have shape (n_frames, n_features); got {tuple(X.shape)}")
-    if n_features is not None and X.shape[1] != n_features:
-        raise InputError(None, f"X has {X.shape[1]} features per frame but the GMMs have "
-                               f"{n_features} (X shape {tuple(X.shape)})")
-    if X.dtype != dtype:
-        X = xp.astype(X, dtype)
-    finite = xp.all(xp.isfinite(X), axis=1)
-    if not bool(xp.all(finite)):
-        bad = np.flatnonzero(~to_numpy(finite))
-        raise InputError(None, f"X contains NaN or infinite values in {bad.size} frame(s), "
-                               f"the first at frame {int(bad[0])}")
-    return X
-
-
-def _parse_groups(groups, n_frames, n_gmms):
-    """Frame index arrays (host int64), one per GMM."""
-    if isinstance(groups, (list, tuple)) and (len(groups) == 0 or np.ndim(groups[0]) == 1):
-        if len(groups) != n_gmms:
-            raise InputError(None, f"got {len(groups)} frame groups for {n_gmms} GMMs")
-        out = []
-        for g, ix in enumerate(groups):
-            ix = np.asarray(to_numpy(ix) if hasattr(ix, "__array_namespace__") else ix)
-            if ix.size and (not np.issubdtype(ix.dtype, np.integer) or ix.min() < 0
-                            or ix.max() >= n_frames):
-                raise InputError(None, f"frame group of GMM {g} has indices outside "
-                                       f"[0, {n_frames})")
-            out.append(ix.astype(np.int64).reshape(-1))
-        return out
-    lab = np.asarray(to_numpy(groups) if hasattr(groups, "__array_namespace__") else groups)
-    if lab.shape != (n_frames,) or (lab.size and not np.issubdtype(lab.dtype, np.integer)):
-        raise InputError(None, f"frame labels must be an int array of shape ({n_frames},); got "
-                               f"{lab.dtype} {lab.shape}")
-    if lab.size and (lab.min() < -1 or lab.max() >= n_gmms):
-        raise InputError(None, f"frame labels must lie in [-1, {n_gmms}); got "
-                               f"[{lab.min()}, {lab.max()}]")
-    order = np.argsort(lab, kind="stable")
-    bounds = np.searchsorted(lab[order], np.arange(-1, n_gmms + 1))
-    return [order[bounds[g + 1]:bounds[g + 2]] for g in range(n_gmms)]
-
-
-def _gather(X, idx, *, xp):
-    if idx.size == X.shape[0] and idx.size and idx[0] == 0 and np.all(np.diff(idx) == 1):
-        return X
-    if idx.size and np.all(np.diff(idx) == 1):
-        return X[int(idx[0]):int(idx[-1]) + 1, ...]
-    return xp.take(X, xp.asarray(idx), axis=0)
-
-
-def _check_group_size(g, n, M, minimum=1):
-    if n == 0:
-        raise InputError(None, f"GMM {g} has no frames to train on")
-    if n < max(M, minimum):
-        raise InputError(None, f"GMM {g} has {n} frames for {M} components; it needs at least "
-                               f"{max(M, minimum)} frames")
-
-
-# -------------------------------------------------------------------------------------------
-# merging
-
-
-def merge_pairs(gmms, pairs):
-    """One merged GMM per pair, as the original diarizer builds merge candidates.
-
-    The merged model of ``(a, b)`` has the components of ``a`` then those of ``b``, with weights
-    ``w_a * M_a / (M_a + M_b)`` and ``w_b * M_b / (M_a + M_b)``.
-
-    Parameters
-    ----------
-    gmms : GMMSet
-    pairs : sequence of (int, int)
-
-    Returns
-    -------
-    GMMSet
-        ``len(pairs)`` GMMs with ``M_a + M_b`` components each, same floors.
-    """
-    xp = gmms.xp
-    comps, scale, sizes = [], [], []
-    for a, b in pairs:
-        a, b = int(a), int(b)
-        if not (0 <= a < gmms.n_gmms and 0 <= b < gmms.n_gmms):
-            raise IndexError(f"pair ({a}, {b}) out of range for {gmms.n_gmms} GMMs")
-        Ma, Mb = int(gmms.n_components[a]), int(gmms.n_components[b])
-        comps += [np.arange(gmms._offsets[a], gmms._offsets[a + 1]),
-                  np.arange(gmms._offsets[b], gmms._offsets[b + 1])]
-        scale += [np.full(Ma, Ma / (Ma + Mb)), np.full(Mb, Mb / (Ma + Mb))]
-        sizes.append(Ma + Mb)
-    if not sizes:
-        raise ValueError("merge_pairs needs at least one pair")
-    ci = xp.asarray(np.concatenate(comps))
-    take = lambda arr: xp.take(arr, ci, axis=0)  # noqa: E731
-    w = take(gmms.weights) * xp.asarray(np.concatenate(scale), dtype=gmms.dtype)
-    return gmms._same_kind(w, take(gmms.means), take(gmms.covariances), sizes,
-                           take(gmms.precisions_cholesky))

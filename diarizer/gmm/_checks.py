@@ -1,0 +1,84 @@
+"""Input checks shared by the GMM engine's public entry points (validate once, at the boundary)."""
+
+import numpy as np
+
+from .._xp import to_numpy
+from ..exceptions import InputError
+
+__all__ = []
+
+
+def _resolve_dtype(xp, dtype, default):
+    if dtype is None:
+        dtype = default
+    if isinstance(dtype, str) or isinstance(dtype, type) or isinstance(dtype, np.dtype):
+        name = np.dtype(dtype).name
+        if name not in ("float32", "float64"):
+            raise ValueError(f"The 'dtype' must be 'float32' or 'float64'. Got {dtype!r} instead.")
+        return getattr(xp, name)
+    return dtype
+
+
+def _dtype_name(dtype):
+    return "float32" if "32" in str(dtype) else "float64"
+
+
+def _check_frames(X, *, xp, dtype, n_features):
+    """Frames as an xp array of ``dtype``; raise InputError on wrong shape or non-finite values."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
+        X = xp.asarray(np.asarray(X))
+    if X.ndim != 2:
+        raise InputError(None, f"X must have shape (n_frames, n_features); got {tuple(X.shape)}")
+    if n_features is not None and X.shape[1] != n_features:
+        raise InputError(None, f"X has {X.shape[1]} features per frame but the GMMs have "
+                               f"{n_features} (X shape {tuple(X.shape)})")
+    if X.dtype != dtype:
+        X = xp.astype(X, dtype)
+    finite = xp.all(xp.isfinite(X), axis=1)
+    if not bool(xp.all(finite)):
+        bad = np.flatnonzero(~to_numpy(finite))
+        raise InputError(None, f"X contains NaN or infinite values in {bad.size} frame(s), "
+                               f"the first at frame {int(bad[0])}")
+    return X
+
+
+def _parse_groups(groups, n_frames, n_gmms):
+    """Frame index arrays (host int64), one per GMM."""
+    if isinstance(groups, (list, tuple)) and (len(groups) == 0 or np.ndim(groups[0]) == 1):
+        if len(groups) != n_gmms:
+            raise InputError(None, f"got {len(groups)} frame groups for {n_gmms} GMMs")
+        out = []
+        for g, ix in enumerate(groups):
+            ix = np.asarray(to_numpy(ix) if hasattr(ix, "__array_namespace__") else ix)
+            if ix.size and (not np.issubdtype(ix.dtype, np.integer) or ix.min() < 0
+                            or ix.max() >= n_frames):
+                raise InputError(None, f"frame group of GMM {g} has indices outside "
+                                       f"[0, {n_frames})")
+            out.append(ix.astype(np.int64).reshape(-1))
+        return out
+    lab = np.asarray(to_numpy(groups) if hasattr(groups, "__array_namespace__") else groups)
+    if lab.shape != (n_frames,) or (lab.size and not np.issubdtype(lab.dtype, np.integer)):
+        raise InputError(None, f"frame labels must be an int array of shape ({n_frames},); got "
+                               f"{lab.dtype} {lab.shape}")
+    if lab.size and (lab.min() < -1 or lab.max() >= n_gmms):
+        raise InputError(None, f"frame labels must lie in [-1, {n_gmms}); got "
+                               f"[{lab.min()}, {lab.max()}]")
+    order = np.argsort(lab, kind="stable")
+    bounds = np.searchsorted(lab[order], np.arange(-1, n_gmms + 1))
+    return [order[bounds[g + 1]:bounds[g + 2]] for g in range(n_gmms)]
+
+
+def _gather(X, idx, *, xp):
+    if idx.size == X.shape[0] and idx.size and idx[0] == 0 and np.all(np.diff(idx) == 1):
+        return X
+    if idx.size and np.all(np.diff(idx) == 1):
+        return X[int(idx[0]):int(idx[-1]) + 1, ...]
+    return xp.take(X, xp.asarray(idx), axis=0)
+
+
+def _check_group_size(g, n, M, minimum=1):
+    if n == 0:
+        raise InputError(None, f"GMM {g} has no frames to train on")
+    if n < max(M, minimum):
+        raise InputError(None, f"GMM {g} has {n} frames for {M} components; it needs at least "
+                               f"{max(M, minimum)} frames")
