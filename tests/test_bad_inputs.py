@@ -432,3 +432,17 @@ def test_batch_fails_only_the_bad_meetings(tmp_path, capsys):
     tsv = (out / "summary.tsv").read_text().splitlines()
     assert sum("\tfailed\t" in ln for ln in tsv) == len(BATCH_ROWS)
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("row", ["01-config-missing", "02-config-no-section",
+                                 "03-config-unknown-key", "05-config-int-abc",
+                                 "06-initial-clusters-0", "07-seg-length-negative"])
+def test_batch_config_error_stops_before_any_work(row, tmp_path, capsys):
+    c = Case(tmp_path)
+    argv, status, names, problem = CATALOGUE[row](c)
+    out = tmp_path / "batch_out"
+    assert main(["batch", c.htk("b.htk"), "-o", str(out), "--jobs", "1", *argv]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarizer: error: ")
+    assert names in lines[0] and re.search(problem, lines[0]), lines
+    assert not out.exists()
