@@ -409,6 +409,13 @@ def run(settings):
     result = _diarize_features(features, settings, uri)
     t = time.perf_counter()
     result.write_rttm(rttm_path)
-    result.write_gmm(gmm_path)
+    try:
+        result.write_gmm(gmm_path)
+    except BaseException:  # never leave an RTTM without its dump (issue 7)
+        try:
+            os.unlink(rttm_path)
+        except OSError:
+            pass
+        raise
     result.timings["output"] = time.perf_counter() - t
     return result

@@ -22,6 +22,7 @@ import pytest
 from synth import make_meeting
 
 from diarizer.cli import main
+from diarizer.exceptions import InputError
 from diarizer.gmm import GMMSet, dump_gmms, load_gmms
 from diarizer.io.htk import write_htk
 from diarizer.io.rttm import RTTMTurn, read_rttm, write_rttm
@@ -126,6 +127,25 @@ def test_killed_cli_never_leaves_a_truncated_file(tmp_path):
         for k, name in enumerate(("m.rttm", "m.gmm")):
             if (out / name).exists():
                 assert (out / name).read_bytes() == expected[k]
+
+
+def test_failed_dump_write_leaves_no_rttm(tmp_path, monkeypatch, capsys):
+    """A write error on the GMM dump (disk full) removes the RTTM written just before it."""
+    import diarizer.gmm
+
+    def disk_full(path, gmms):
+        raise InputError(path, "cannot create output file (No space left on device)")
+
+    htk = tmp_path / "m.htk"
+    write_htk(htk, np.random.default_rng(1).standard_normal((400, 5)))
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(diarizer.gmm, "dump_gmms", disk_full)
+    assert main(["--mfcc-feats", str(htk), "--output-cluster", str(out / "m.rttm"), *FAST]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"diarizer: error: {out / 'm.gmm'}: cannot create output file (No space left "
+                   "on device)"]
+    assert os.listdir(out) == []
 
 
 # --- a batch with bad meetings, and determinism --------------------------------------------------
