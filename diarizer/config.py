@@ -182,6 +182,17 @@ SCHEMA = (
             group="model"),
     Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
             " (frames)", min=1, group="model"),
+    Setting("ccr", "float", 0.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
+            " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
+            " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
+            " initial_clusters)", min=0.0, group="model"),
+    Setting("clr", "bool", False, "second clustering stage after BIC: merge clusters by"
+            " cross-likelihood ratio of models MAP-adapted from a background model of the"
+            " meeting", group="model"),
+    Setting("clr_threshold", "float", 0.0, "merge clusters while their cross-likelihood ratio"
+            " exceeds this", group="model"),
+    Setting("clr_components", "int", 64, "Gaussians of the meeting's background model (clr)",
+            min=1, group="model"),
     Setting("num_speakers", "int", 0, "exact number of speakers when known (0 = estimate)",
             min=0, group="model"),
     Setting("min_speakers", "int", 0, "never output fewer speakers than this (0 = no minimum)",

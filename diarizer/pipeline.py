@@ -335,6 +335,13 @@ def _diarize_features(features, settings, uri):
         raise InputError(features.source, f"only {n_speech * features.frame_period:.2f} s of "
                          f"speech; at least {MIN_SPEECH_SECONDS:g} s is needed")
     lo, hi, k = _speaker_bounds(settings)
+    if settings.ccr > 0:
+        by_data = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr))
+        k_ccr = min(k, max(by_data, lo, 1))
+        if k_ccr < k:
+            log.info("%.1f s of speech: %d initial clusters (ccr %.2f s)",
+                     n_speech * features.frame_period, k_ccr, settings.ccr)
+            k = k_ccr
     need = k * settings.M_mfcc
     if n_speech < need:
         raise ConfigError(f"The 'initial_clusters' ({settings.initial_clusters}) and 'M_mfcc' "
@@ -354,8 +361,10 @@ def _diarize_features(features, settings, uri):
         kl_ntop=settings.KL_ntop, num_seg_iters_init=settings.num_seg_iters_init,
         num_seg_iters=settings.num_seg_iters, covariance_type=settings.covariance_type,
         init=settings.gmm_init, resegmentation=settings.resegmentation,
-        min_duration=settings.min_duration, runs=_speech_runs(idx), xp=xp, dtype=dtype,
-        seed=settings.seed)
+        min_duration=settings.min_duration, runs=_speech_runs(idx),
+        clr={"threshold": settings.clr_threshold, "n_components": settings.clr_components}
+        if settings.clr else None,
+        xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

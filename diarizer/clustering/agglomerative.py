@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..gmm import GMMSet
+from ..gmm import GMMSet, merge_pairs
 from .bic import delta_bic
+from .clr import clr_clustering
 from .kl import closest_pairs
 from .resegment import majority_labels, resegment
 from .viterbi import viterbi_min_duration
@@ -80,6 +81,19 @@ def uniform_labels(n_frames, n_clusters):
     return np.minimum(np.arange(n_frames, dtype=np.int64) // size, n_clusters - 1)
 
 
+def _merge_groups(gmms, old, new):
+    """One GMM per new cluster, made of the components of the old clusters it joins."""
+    models = []
+    for c in range(int(new.max()) + 1):
+        members = np.unique(old[new == c]).tolist()
+        model = gmms.select([members[0]])
+        for m in members[1:]:
+            both = GMMSet.concat([model, gmms.select([m])])
+            model = merge_pairs(both, [(0, 1)])
+        models.append(model)
+    return GMMSet.concat(models) if len(models) > 1 else models[0]
+
+
 def _replace_pair(gmms, merged, a, b):
     """GMM set with model ``a`` replaced by ``merged`` and model ``b`` removed (a < b)."""
     parts = []
@@ -96,8 +110,8 @@ def _replace_pair(gmms, merged, a, b):
 def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_iterations=3,
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
                              covariance_type="diag", init="original", resegmentation="majority",
-                             min_duration=250, runs=None, min_clusters=1, max_clusters=0, xp,
-                             dtype=None, seed=0):
+                             min_duration=250, runs=None, min_clusters=1, max_clusters=0,
+                             clr=None, xp, dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -132,6 +146,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     max_clusters : int, default=0
         Keep merging the best pair, even at a negative delta-BIC, while there are more clusters
         than this (a maximum or exact speaker count); 0 = no maximum.
+    clr : dict, optional
+        Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
+        ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
     xp : namespace
         Array namespace of the engine.
     dtype : dtype, optional
@@ -205,6 +222,17 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         loglik = np.delete(loglik, b)
         loglik[a] = l_merged
         n_merges += 1
+
+    if clr is not None and gmms.n_gmms > max(min_clusters, 1):
+        t = time.perf_counter()
+        new = clr_clustering(X, labels, min_clusters=min_clusters, xp=xp, dtype=dtype, seed=seed,
+                             **clr)
+        if new.max() + 1 < gmms.n_gmms:
+            gmms = _merge_groups(gmms, labels, new)
+            labels = new
+            gmms.fit(X, labels, max_iter=em_iterations)
+            n_merges += gmms.n_gmms - int(new.max()) - 1
+        timings["clr"] = time.perf_counter() - t
 
     # Final labels from the final models (see module docstring).
     t = time.perf_counter()
