@@ -186,6 +186,9 @@ SCHEMA = (
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
             " initial_clusters)", min=0.0, group="model"),
+    Setting("merge_tolerance", "float", 0.0, "also merge a pair whose delta-BIC is negative but"
+            " above -merge_tolerance x the loss of merging two disjoint clusters"
+            " (0 = the original rule, delta-BIC > 0)", min=0.0, max=1.0, group="model"),
     Setting("clr", "bool", False, "second clustering stage after BIC: merge clusters by"
             " cross-likelihood ratio of models MAP-adapted from a background model of the"
             " meeting", group="model"),
@@ -208,13 +211,13 @@ SCHEMA = (
             " named after the best-matching enrolled speaker", group="ours"),
     Setting("ubm", "path", "", "background model (diarizer ubm) for linking speakers across"
             " meetings (default: the one in the 'speakers' folder)", group="ours"),
-    Setting("id_threshold", "float", 0.5, "average per-frame log-likelihood ratio (speaker vs"
+    Setting("id_threshold", "float", 0.6, "average per-frame log-likelihood ratio (speaker vs"
             " background) above which a cluster takes an enrolled speaker's name", group="ours"),
     Setting("relevance_factor", "float", 16.0, "MAP relevance factor of enrolled and linked"
             " speaker models", min=0.0, group="ours"),
     Setting("link_speakers", "bool", False, "in a batch, link clusters across meetings: one"
             " person gets one global_NN label in every RTTM", group="ours"),
-    Setting("link_threshold", "float", 1.0, "distance between MAP-adapted speaker models below"
+    Setting("link_threshold", "float", 0.5, "distance between MAP-adapted speaker models below"
             " which clusters of different meetings are linked", min=0.0, group="ours"),
 )
 

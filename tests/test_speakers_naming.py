@@ -1,0 +1,89 @@
+"""Tests of diarizer.speakers.naming: LLR scores against an independent oracle, naming rules."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+from speakers_synth import blob_speaker, blob_ubm
+
+from diarizer.exceptions import InputError
+from diarizer.pipeline import Features, diarize
+from diarizer.speakers import enroll, load_speakers, name_clusters, score_clusters
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    path = tmp_path_factory.mktemp("spk") / "speakers"
+    ubm = blob_ubm()
+    for k, name in enumerate(["anna", "bob", "carl"]):
+        enroll(name, [blob_speaker(k, 500, rng)], path, ubm=ubm)
+    return path
+
+
+def _gmm_logpdf(p, g, X):
+    M = int(p["n_components"][g])
+    a = int(np.sum(p["n_components"][:g]))
+    dens = [p["weights"][a + m] * multivariate_normal(p["means"][a + m],
+                                                      np.diag(p["covariances"][a + m])).pdf(X)
+            for m in range(M)]
+    return np.log(np.sum(dens, axis=0))
+
+
+def test_llr_matches_scipy_oracle(folder, rng):
+    db = load_speakers(folder)
+    X = np.concatenate([blob_speaker(1, 30, rng), blob_speaker(9, 20, rng)])
+    labels = np.r_[np.zeros(30, int), np.ones(20, int)]
+    labels[5] = -1
+    got = score_clusters(db, X, labels)
+    pm, pu = db.models.to_numpy(), db.ubm.to_numpy()
+    bg = _gmm_logpdf(pu, 0, X)
+    want = np.array([[np.mean((_gmm_logpdf(pm, s, X) - bg)[labels == c]) for s in range(3)]
+                     for c in range(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+    assert np.argmax(got[0]) == 1  # bob's frames score best against bob
+
+
+def test_names_above_threshold_only(folder, rng):
+    db = load_speakers(folder)
+    X = np.concatenate([blob_speaker(2, 200, rng), blob_speaker(0, 200, rng),
+                        blob_speaker(11, 200, rng)])
+    labels = np.repeat([0, 1, 2], 200)
+    llr = score_clusters(db, X, labels)
+    new, scores = name_clusters(db, X, labels, ["spk00", "spk01", "spk02"], id_threshold=0.5)
+    assert new[:2] == ["carl", "anna"]
+    assert scores["spk00"]["speaker"] == "carl"
+    assert scores["spk00"]["llr"] == pytest.approx(llr[0, 2], abs=1e-4)
+    # the unenrolled blob keeps its label iff its best LLR is below the threshold
+    assert new[2] == ("spk02" if llr[2].max() <= 0.5 else db.names[int(np.argmax(llr[2]))])
+    high = float(llr.max()) + 1.0
+    assert name_clusters(db, X, labels, ["a", "b", "c"], id_threshold=high)[0] == ["a", "b", "c"]
+
+
+def test_pipeline_names_clusters_and_pools_same_name(folder, rng):
+    # two well separated blob speakers, 3 s each, alternating in 1 s turns
+    parts = [blob_speaker(k, 100, rng) for k in (0, 1, 0, 1, 0, 1)]
+    X = np.concatenate(parts)
+    feats = Features(X=X, frame_period=0.01, speech=np.ones(X.shape[0], dtype=bool))
+    result = diarize(feats, initial_clusters=4, M_mfcc=2, speakers=str(folder),
+                     id_threshold=0.5, seg_length=50)
+    assert sorted(set(result.speaker_names)) == ["anna", "bob"]
+    assert {t.label for t in result.turns} == {"anna", "bob"}
+    assert set(result.speaker_scores) == {f"spk{i:02d}" for i in range(result.n_speakers)}
+    truth = np.repeat(["anna", "bob", "anna", "bob", "anna", "bob"], 100)
+    hyp = np.array([result.speaker_names[i] for i in result.labels])
+    assert np.mean(hyp == truth) > 0.9
+    # adjacent turns never repeat a label (clusters sharing a name are pooled)
+    labels = [t.label for t in result.turns]
+    ends = [t.end for t in result.turns]
+    starts = [t.start for t in result.turns]
+    for i in range(1, len(labels)):
+        assert not (labels[i] == labels[i - 1] and starts[i] == ends[i - 1])
+
+
+def test_pipeline_rejects_other_feature_setup(folder, rng):
+    X = np.concatenate([blob_speaker(0, 200, rng, d=5), blob_speaker(1, 200, rng, d=5)])
+    with pytest.raises(InputError, match="enrolled with 4 features per frame, but <array> has 5"):
+        diarize(X, initial_clusters=2, M_mfcc=2, speakers=str(folder))
+    X = np.concatenate([blob_speaker(0, 200, rng), blob_speaker(1, 200, rng)])
+    with pytest.raises(InputError, match="frame period of 0.01 s, but <array> has 0.02 s"):
+        diarize(X, initial_clusters=2, M_mfcc=2, speakers=str(folder), mfcc_hop=0.02)
