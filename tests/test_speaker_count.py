@@ -34,7 +34,7 @@ def test_min_count_stops_merging():
 
 
 def test_initial_clusters_raised_to_max(caplog):
-    caplog.set_level("INFO")
+    caplog.set_level("INFO", logger="diarizer")
     result = diarize(three_speakers(), max_speakers=8, **{**SMALL, "initial_clusters": 4})
     assert "initial_clusters raised from 4 to 8" in caplog.text
     assert result.n_speakers <= 8

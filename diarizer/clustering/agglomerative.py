@@ -81,6 +81,15 @@ def uniform_labels(n_frames, n_clusters):
     return np.minimum(np.arange(n_frames, dtype=np.int64) // size, n_clusters - 1)
 
 
+def _mixing_loss(labels, pairs):
+    """``-(N_a ln(N_a/N) + N_b ln(N_b/N))``: delta-BIC of merging two disjoint clusters."""
+    counts = np.bincount(labels).astype(np.float64)
+    na = counts[[p[0] for p in pairs]]
+    nb = counts[[p[1] for p in pairs]]
+    n = na + nb
+    return -(na * np.log(na / n) + nb * np.log(nb / n))
+
+
 def _merge_groups(gmms, old, new):
     """One GMM per new cluster, made of the components of the old clusters it joins."""
     models = []
@@ -111,7 +120,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
-                             clr=None, xp, dtype=None, seed=0):
+                             clr=None, merge_tolerance=0.0, xp, dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -146,6 +155,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     max_clusters : int, default=0
         Keep merging the best pair, even at a negative delta-BIC, while there are more clusters
         than this (a maximum or exact speaker count); 0 = no maximum.
+    merge_tolerance : float, default=0.0
+        Also merge a pair whose delta-BIC is negative but above ``-merge_tolerance`` times the
+        largest loss a merge of disjoint clusters can cause,
+        ``-(N_a ln(N_a / N) + N_b ln(N_b / N))``; pairs are ranked by their margin above that
+        threshold. 0 is the original rule (merge iff delta-BIC > 0).
     clr : dict, optional
         Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
         ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
@@ -203,9 +217,10 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         else:
             pairs = [(a, b) for a in range(g) for b in range(a + 1, g)]
         scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations)
-        best = int(np.argmax(scores))
+        margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
+        best = int(np.argmax(margin))
         a, b = pairs[best]
-        do_merge = scores[best] > 0 or 0 < max_clusters < g
+        do_merge = margin[best] > 0 or 0 < max_clusters < g
         history.append({"clusters": g, "pair": (a, b), "delta_bic": float(scores[best]),
                         "merged": bool(do_merge), "seconds": time.perf_counter() - t_step})
         log.info("merge step %d: %d clusters, best delta-BIC %.2f for (%d, %d)%s, %.3f s",
