@@ -221,8 +221,7 @@ def main(argv=None):
             vals, cnt = np.unique(H_glob[here].astype(str), return_counts=True)
             majority.setdefault(s, []).append(vals[np.argmax(cnt)])
         for part in row.get("speaker_llr", "").split():
-            old, rest = part.split("=")
-            new, llr = rest.rsplit(":", 1)
+            new, llr = part.split("=", 1)[1].rsplit(":", 1)
             (llrs_target if new != "-" else llrs_other).append(float(llr))
     owner = {}
     for s, labs in majority.items():
