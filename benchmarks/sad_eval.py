@@ -1,6 +1,9 @@
-"""Score the energy speech detector against reference speech regions (run by hand).
+"""Score the speech detectors against reference speech regions (run by hand).
 
-    python benchmarks/sad_eval.py [/work/shared/data]
+    python benchmarks/sad_eval.py [/work/shared/data] [--cache /work/cache/meetings]
+
+Both detectors (energy threshold, and the GMM model detector bootstrapped from it) on the real
+recordings, and on the synthetic meetings of ``benchmarks/datasets.py`` when the cache exists.
 
 References: pyAudioAnalysis count/count2 ``.segments`` (speech lines), and the union of the
 reference turns of the trustworthy pyannote AMI debug excerpts (see shared/data/README.md) and
@@ -14,8 +17,8 @@ import sys
 
 import numpy as np
 
-from diarizer.features.mfcc import log_energy
-from diarizer.features.sad import energy_sad
+from diarizer.features.mfcc import log_energy, mfcc
+from diarizer.features.sad import energy_sad, model_sad
 from diarizer.io.audio import read_audio
 
 HOP = 0.01
@@ -65,14 +68,29 @@ def cases(root):
         os.path.join(d, "sample.rttm"), "sample")
 
 
-def main(root="/work/shared/data", **sad_kw):
+def cache_cases(cache, sets=("synthetic10", "realvoice")):
+    for set_name in sets:
+        manifest = os.path.join(cache, set_name, "manifest.tsv")
+        if not os.path.exists(manifest):
+            continue
+        with open(manifest) as fh:
+            next(fh)
+            for line in fh:
+                uri, wav, rttm = line.split("\t")[:3]
+                yield uri, wav, _rttm_regions(rttm, uri)
+
+
+def evaluate(items, detector, **sad_kw):
     rows = []
-    print(f"{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
+    print(f"\n{detector}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
           f" {'miss %':>7s} {'FA %':>7s}")
-    for name, wav, regions in cases(root):
+    for name, wav, regions in items:
         y, _ = read_audio(wav)
         e = log_energy(y)
-        sys_ = energy_sad(e, hop=HOP, **sad_kw)
+        if detector == "energy":
+            sys_ = energy_sad(e, hop=HOP, **sad_kw)
+        else:
+            sys_ = model_sad(mfcc(y), e, hop=HOP, **sad_kw)
         ref = _paint(regions, e.size)
         miss = np.count_nonzero(ref & ~sys_) * HOP
         fa = np.count_nonzero(~ref & sys_) * HOP
@@ -82,9 +100,20 @@ def main(root="/work/shared/data", **sad_kw):
               f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%")
     tot, miss, fa = np.sum(rows, axis=0)
     print(f"{'TOTAL':8s} {tot:7.2f} {'':7s} {miss:7.2f} {fa:7.2f}"
-          f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%")
+          f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%"
+          f"  miss+FA {100 * (miss + fa) / tot:.1f}%")
     return tot, miss, fa
 
 
+def main(root="/work/shared/data", cache="/work/cache/meetings"):
+    real = [c for c in cases(root) if c[0] not in ("count", "count2")]
+    synth = list(cache_cases(cache))
+    for detector in ("energy", "model"):
+        evaluate(real, detector)
+        if synth:
+            evaluate(synth, detector)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(*args[:1])

@@ -162,9 +162,10 @@ SCHEMA = (
             group="features"),
     Setting("n_mels", "int", 40, "mel bands of the MFCC filterbank", min=4, max=256,
             group="features"),
-    Setting("sad", "choice", "energy", "speech detection when no spnsp_file is given: energy"
-            " (log-energy threshold) or none (cluster every frame, as the original)",
-            choices=("energy", "none"), group="features"),
+    Setting("sad", "choice", "energy", "speech detection when no spnsp_file is given: model"
+            " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold)"
+            " or none (cluster every frame, as the original)",
+            choices=("model", "energy", "none"), group="features"),
     Setting("sad_min_speech", "float", 0.25, "shortest speech run kept by the speech detector"
             " (s)", min=0.0, group="features"),
     Setting("sad_min_silence", "float", 0.3, "shortest silence run kept by the speech detector"

@@ -224,17 +224,21 @@ def load_features(settings):
         speech = segments_to_mask(segs, n)
         if not speech.any():
             raise InputError(settings.spnsp_file, "the file leaves no speech frames")
-    elif settings.sad == "energy" and energy is not None:
-        from .features.sad import energy_sad
+    elif settings.sad in ("energy", "model") and energy is not None:
+        from .features.sad import energy_sad, model_sad
 
-        speech = energy_sad(energy[:n], hop=frame_period, min_speech=settings.sad_min_speech,
-                            min_silence=settings.sad_min_silence)
+        kw = dict(hop=frame_period, min_speech=settings.sad_min_speech,
+                  min_silence=settings.sad_min_silence)
+        if settings.sad == "model":
+            speech = model_sad(X, energy[:n], backend=settings.backend, seed=settings.seed, **kw)
+        else:
+            speech = energy_sad(energy[:n], **kw)
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
         if not speech.any():
             raise InputError(source, "the speech detector found no speech")
     else:
-        if settings.sad == "energy" and settings.mfcc_feats:
+        if settings.sad != "none" and settings.mfcc_feats:
             log.info("%s: HTK input without spnsp_file: every frame is clustered", source)
         speech = np.ones(n, dtype=bool)
     timings["sad"] = time.perf_counter() - t

@@ -181,3 +181,76 @@ def energy_sad(log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, thresh
     log.info("energy SAD: threshold %.2f, %.1f%% of %d frames are speech", threshold,
              100.0 * out.mean(), e.size)
     return out
+
+
+def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_speech=16,
+              n_nonspeech=4, iterations=3, smooth=0.1, backend="numpy", seed=0):
+    """Speech detection by speech and non-speech GMMs bootstrapped from the energy detector.
+
+    The energy detector labels the frames; a speech GMM and a non-speech GMM are trained on the
+    MFCCs plus log-energy of their frames (with the package's own engine), every frame is labelled
+    by the log-likelihood ratio (averaged over ``smooth`` seconds), the runs are smoothed with the
+    minimum speech and silence durations, and the models are retrained on the new labels,
+    ``iterations`` times. This adapts the decision to the spectral shape of the file's own noise
+    and speech, which a level threshold cannot see (low-level speech, loud noise).
+
+    The GMM engine sits above this module in the package's layers; it is imported here, inside
+    the function, because the detector belongs with the other speech detectors.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_frames, n_features)
+        Frame features (e.g. MFCCs), aligned with ``log_energy``.
+    log_energy : ndarray of shape (n_frames,)
+        Frame log-energy.
+    hop : float, default=0.01
+        Frame period (s).
+    min_speech, min_silence : float, default=0.25, 0.3
+        Shortest speech run and interior silence kept (s).
+    n_speech, n_nonspeech : int, default=16, 4
+        Gaussians of the two models (fewer when a class has few frames).
+    iterations : int, default=3
+        Label / retrain rounds.
+    smooth : float, default=0.1
+        Length (s) of the moving average applied to the frame log-likelihood ratio.
+    backend : str, default='numpy'
+        Array namespace of the engine.
+    seed : int, default=0
+        Seed of the k-means initialisation.
+
+    Returns
+    -------
+    ndarray of shape (n_frames,), dtype bool
+        True where there is speech.
+    """
+    from .._xp import get_xp, to_numpy
+    from ..gmm import GMMSet
+
+    mask = energy_sad(log_energy, hop=hop, min_speech=min_speech, min_silence=min_silence)
+    e = np.asarray(log_energy, dtype=np.float64)
+    F = np.concatenate([np.asarray(X, dtype=np.float64), e[:, None]], axis=1)
+    F = (F - F.mean(axis=0)) / (F.std(axis=0) + 1e-9)
+    xp = get_xp(backend)
+    Fx = xp.asarray(F)
+    width = max(int(round(smooth / hop)), 1)
+    kernel = np.ones(width) / width
+    min_sp, min_sil = int(round(min_speech / hop)), int(round(min_silence / hop))
+    for _ in range(iterations):
+        n_sp, n_ns = int(mask.sum()), int((~mask).sum())
+        if min(n_sp, n_ns) < 50:  # one class (almost) empty: nothing to learn from
+            break
+        groups = [np.flatnonzero(mask), np.flatnonzero(~mask)]
+        sizes = [max(1, min(n_speech, n_sp // 50)), max(1, min(n_nonspeech, n_ns // 50))]
+        models = GMMSet.concat([
+            GMMSet.initialize(Fx, [groups[i]], sizes[i], init="kmeans", xp=xp,
+                              random_state=seed, reg_covar=1e-3)
+            for i in range(2)])
+        models.fit(Fx, groups, max_iter=10)
+        ll = np.asarray(to_numpy(models.log_likelihood(Fx)), dtype=np.float64)
+        llr = np.convolve(ll[:, 0] - ll[:, 1], kernel, mode="same")
+        new = smooth_mask(llr > 0, min_sp, min_sil)
+        if np.array_equal(new, mask):
+            break
+        mask = new
+    log.info("model SAD: %.1f%% of %d frames are speech", 100.0 * mask.mean(), mask.size)
+    return mask
