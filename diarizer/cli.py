@@ -9,6 +9,8 @@ required settings are given this way. Subcommands::
     diarizer batch INPUTS -o OUTDIR [-c BASE.cfg] [--jobs N] [--dask ADDRESS|local] [--force]
                    [--plots] [--setting value ...]
     diarizer plot HYP.rttm [--ref REF.rttm] [--uem UEM] -o out.png|svg
+    diarizer ubm AUDIO_OR_LIST... -o ubm.gmm [--components 64]
+    diarizer enroll NAME AUDIO... -o speakers/ [--ubm ubm.gmm] [--replace]
 
 Exit status: 0 success, 1 input error (a file cannot be read or written), 2 configuration error.
 Errors are printed as one line on stderr; ``--debug`` adds the traceback.
@@ -35,7 +37,7 @@ _GROUP_TITLES = {
     "model": "model and clustering settings",
     "ours": "other settings",
 }
-SUBCOMMANDS = ("score", "batch", "plot")
+SUBCOMMANDS = ("score", "batch", "plot", "enroll", "ubm")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,15 +113,38 @@ def _run_main(argv):
     return 0
 
 
+def _subcommand(prog, description, add_arguments, run, argv):
+    parser = _Parser(prog=f"diarizer {prog}", allow_abbrev=False, description=description)
+    add_arguments(parser)
+    if not any("--debug" in a.option_strings for a in parser._actions):
+        parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    if not any("--verbose" in a.option_strings for a in parser._actions):
+        parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(argv)
+    _configure_logging(getattr(args, "verbose", 0) or 0)
+    return run(args)
+
+
 def _run_score(argv):
     from . import scoring
 
-    parser = _Parser(prog="diarizer score", allow_abbrev=False,
-                     description="Diarization error rate with md-eval-22 semantics.")
-    scoring.add_score_arguments(parser)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    args = parser.parse_args(argv)
-    return scoring.run_score(args)
+    return _subcommand("score", "Diarization error rate with md-eval-22 semantics.",
+                       scoring.add_score_arguments, scoring.run_score, argv)
+
+
+def _run_enroll(argv):
+    from .speakers.enroll import add_enroll_arguments, run_enroll
+
+    return _subcommand("enroll", "Enroll a named speaker: a model MAP-adapted from the "
+                       "background model, stored in a speakers folder.",
+                       add_enroll_arguments, run_enroll, argv)
+
+
+def _run_ubm(argv):
+    from .speakers.ubm import add_ubm_arguments, run_ubm
+
+    return _subcommand("ubm", "Train a universal background model on many recordings.",
+                       add_ubm_arguments, run_ubm, argv)
 
 
 def _add_setting_options(parser, skip=()):
@@ -221,7 +246,8 @@ def main(argv=None):
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    runners = {"score": _run_score, "batch": _run_batch, "plot": _run_plot}
+    runners = {"score": _run_score, "batch": _run_batch, "plot": _run_plot,
+               "enroll": _run_enroll, "ubm": _run_ubm}
     try:
         if argv and argv[0] in runners:
             return runners[argv[0]](argv[1:])

@@ -90,3 +90,24 @@ def test_schema_complete():
         assert s.help and s.type in ("int", "float", "bool", "str", "path", "choice")
         if not s.required:
             assert s.convert(s.default) == s.default
+
+
+def test_cli_subcommands_listed_and_wired(capsys):
+    from diarizer.cli import main
+
+    for sub in ("score", "batch", "plot", "enroll", "ubm"):
+        with pytest.raises(SystemExit) as info:
+            main([sub, "--help"])
+        assert info.value.code == 0
+        assert f"diarizer {sub}" in capsys.readouterr().out
+
+
+def test_help_lists_every_setting_with_default(capsys):
+    from diarizer.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for spec in SCHEMA:
+        assert "--" + spec.name.replace("_", "-") in out
+    assert "(default: 250)" in out and "(default: 3)" in out
