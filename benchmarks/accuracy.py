@@ -28,10 +28,11 @@ from diarizer.scoring import FileScore, score
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIGS = os.path.join(HERE, "..", "configs")
 
+ORIGINAL = {"sad": "none", "resegmentation": "majority", "gmm_init": "original", "ccr": "0"}
 SYSTEMS = {
-    # the original behaviour: no speech detection, majority vote, the original's presets
-    "original-fast": ("fast.cfg", {"sad": "none"}),
-    "original-accurate": ("accurate.cfg", {"sad": "none"}),
+    # the original behaviour: no speech detection, majority vote, original seeding, fixed K
+    "original-fast": ("fast.cfg", ORIGINAL),
+    "original-accurate": ("accurate.cfg", ORIGINAL),
     "fast": ("fast.cfg", {}),
     "accurate": ("accurate.cfg", {}),
     "default": (None, {}),

@@ -162,7 +162,7 @@ SCHEMA = (
             group="features"),
     Setting("n_mels", "int", 40, "mel bands of the MFCC filterbank", min=4, max=256,
             group="features"),
-    Setting("sad", "choice", "energy", "speech detection when no spnsp_file is given: model"
+    Setting("sad", "choice", "model", "speech detection when no spnsp_file is given: model"
             " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold)"
             " or none (cluster every frame, as the original)",
             choices=("model", "energy", "none"), group="features"),
@@ -177,13 +177,13 @@ SCHEMA = (
             group="model"),
     Setting("dtype", "choice", "float64", "floating type of the GMM engine",
             choices=("float32", "float64"), group="model"),
-    Setting("resegmentation", "choice", "majority", "frame labelling between merges: majority"
+    Setting("resegmentation", "choice", "viterbi", "frame labelling between merges: majority"
             " (the original's vote in seg_length windows) or viterbi (HMM with a minimum"
             " duration, speaker changes free at pauses)", choices=("majority", "viterbi"),
             group="model"),
     Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
             " (frames)", min=1, group="model"),
-    Setting("ccr", "float", 0.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
+    Setting("ccr", "float", 2.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
             " initial_clusters)", min=0.0, group="model"),
@@ -203,9 +203,13 @@ SCHEMA = (
             min=0, group="model"),
     Setting("max_speakers", "int", 0, "never output more speakers than this (0 = no maximum);"
             " initial_clusters is raised to it if needed", min=0, group="model"),
-    Setting("gmm_init", "choice", "original", "seeding of the initial cluster GMMs: original"
+    Setting("gmm_init", "choice", "kmeans", "seeding of the initial cluster GMMs: original"
             " (mean + evenly spaced frames) or kmeans (k-means++ and Lloyd iterations)",
             choices=("original", "kmeans"), group="model"),
+    Setting("blas_threads", "int", 1, "BLAS threads of the GMM engine on the CPU (0 = the"
+            " library's default); results depend on it in the last digits, so 1 keeps outputs"
+            " identical across machines, --jobs and Dask (and was fastest for these matrix"
+            " shapes)", min=0, group="model"),
     Setting("seed", "int", 0, "random seed; the same input and seed give byte-identical output",
             min=0, group="model"),
     Setting("speakers", "path", "", "folder of enrolled speakers (diarizer enroll): clusters are"

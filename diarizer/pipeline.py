@@ -327,7 +327,23 @@ def diarize(features, settings=None, **overrides):
     return _diarize_features(features, settings, _default_uri(settings, features.source))
 
 
+def _blas_threads(settings):
+    """Context limiting the BLAS threads as the 'blas_threads' setting says."""
+    import contextlib
+
+    if not settings.blas_threads:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=settings.blas_threads, user_api="blas")
+
+
 def _diarize_features(features, settings, uri):
+    with _blas_threads(settings):
+        return _diarize_features_inner(features, settings, uri)
+
+
+def _diarize_features_inner(features, settings, uri):
     timings = dict(features.timings)
     speech = features.speech
     if settings.uem:
@@ -339,6 +355,11 @@ def _diarize_features(features, settings, uri):
         raise InputError(features.source, f"only {n_speech * features.frame_period:.2f} s of "
                          f"speech; at least {MIN_SPEECH_SECONDS:g} s is needed")
     lo, hi, k = _speaker_bounds(settings)
+    need = k * settings.M_mfcc  # checked against the configured counts, before ccr lowers k
+    if n_speech < need:
+        raise ConfigError(f"The 'initial_clusters' ({k}) and 'M_mfcc' ({settings.M_mfcc}) "
+                          f"settings need at least {need} speech frames; {features.source} has "
+                          f"{n_speech}.")
     if settings.ccr > 0:
         by_data = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr))
         k_ccr = min(k, max(by_data, lo, 1))
@@ -346,11 +367,6 @@ def _diarize_features(features, settings, uri):
             log.info("%.1f s of speech: %d initial clusters (ccr %.2f s)",
                      n_speech * features.frame_period, k_ccr, settings.ccr)
             k = k_ccr
-    need = k * settings.M_mfcc
-    if n_speech < need:
-        raise ConfigError(f"The 'initial_clusters' ({settings.initial_clusters}) and 'M_mfcc' "
-                          f"({settings.M_mfcc}) settings need at least {need} speech frames; "
-                          f"{features.source} has {n_speech}.")
     Xs = features.X[idx]
     if not np.all(np.isfinite(Xs)):
         bad = int(np.flatnonzero(~np.isfinite(Xs).all(axis=1))[0])

@@ -42,7 +42,8 @@ def test_missing_section(tmp_path):
 
 def test_unknown_key_suggests(tmp_path):
     p = write(tmp_path, "[Diarizer]\nseg_lenght = 3\n")
-    with pytest.raises(ConfigError, match="Unknown setting 'seg_lenght'.*Did you mean 'seg_length'"):
+    with pytest.raises(ConfigError,
+                       match="Unknown setting 'seg_lenght'.*Did you mean 'seg_length'"):
         read_config(p, REQ)
 
 
@@ -111,3 +112,25 @@ def test_help_lists_every_setting_with_default(capsys):
     for spec in SCHEMA:
         assert "--" + spec.name.replace("_", "-") in out
     assert "(default: 250)" in out and "(default: 3)" in out
+
+
+def test_documented_default_config_matches_schema():
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    s = read_config(root / "configs" / "default.cfg", REQ)
+    for spec in SCHEMA:
+        if not spec.required and spec.name not in REQ:
+            assert getattr(s, spec.name) == spec.default, spec.name
+    text = (root / "configs" / "default.cfg").read_text()
+    for spec in SCHEMA:
+        assert spec.name in text
+
+
+@pytest.mark.parametrize("preset,values", [
+    ("fast.cfg", (3, 1, 1)), ("accurate.cfg", (0, 2, 3))])
+def test_original_presets(preset, values):
+    from pathlib import Path
+
+    s = read_config(Path(__file__).parent.parent / "configs" / preset, REQ)
+    assert (s.KL_ntop, s.num_seg_iters_init, s.num_seg_iters) == values

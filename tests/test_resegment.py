@@ -26,4 +26,5 @@ def test_uniform_labels_tail_to_last(n, k):
     assert lab.size == n and lab[0] == 0 and lab[-1] == k - 1
     assert np.all(np.diff(lab) >= 0)
     counts = np.bincount(lab)
-    assert counts.size == k and np.all(counts[:-1] == n // k) and counts[-1] == n - (k - 1) * (n // k)
+    assert counts.size == k and np.all(counts[:-1] == n // k)
+    assert counts[-1] == n - (k - 1) * (n // k)

@@ -64,8 +64,9 @@ def test_pipeline_names_clusters_and_pools_same_name(folder, rng):
     parts = [blob_speaker(k, 100, rng) for k in (0, 1, 0, 1, 0, 1)]
     X = np.concatenate(parts)
     feats = Features(X=X, frame_period=0.01, speech=np.ones(X.shape[0], dtype=bool))
+    # 1 s turns in 6 s of frames: the original clustering (no ccr, 0.5 s majority windows)
     result = diarize(feats, initial_clusters=4, M_mfcc=2, speakers=str(folder),
-                     id_threshold=0.5, seg_length=50)
+                     id_threshold=0.5, seg_length=50, ccr=0, resegmentation="majority")
     assert sorted(set(result.speaker_names)) == ["anna", "bob"]
     assert {t.label for t in result.turns} == {"anna", "bob"}
     assert set(result.speaker_scores) == {f"spk{i:02d}" for i in range(result.n_speakers)}

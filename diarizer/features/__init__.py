@@ -1,7 +1,6 @@
-"""Features: MFCCs and frame log-energy, speech activity detection, normalisation."""
+"""Features: MFCCs and log-energy, speech activity detection, normalisation.
 
-from .mfcc import log_energy, mfcc
-from .normalize import cmvn, feature_warping
-from .sad import energy_sad
-
-__all__ = ["mfcc", "log_energy", "energy_sad", "cmvn", "feature_warping"]
+The functions are imported from their modules (``from diarizer.features.mfcc import mfcc``);
+this package does not re-export them, so that the module ``diarizer.features.mfcc`` is not
+shadowed by the function of the same name.
+"""
