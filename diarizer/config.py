@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from .exceptions import ConfigError
 
-__all__ = ["Setting", "SCHEMA", "Settings", "read_config", "make_settings", "SECTION"]
+__all__ = ["Setting", "SCHEMA", "Settings", "read_config", "make_settings", "SECTION",
+           "default_config_text"]
 
 SECTION = "Diarizer"
 
@@ -161,6 +162,13 @@ SCHEMA = (
     Setting("mfcc_hop", "float", 0.01, "MFCC frame hop (s)", min=0.001, max=0.1,
             group="features"),
     Setting("n_mels", "int", 40, "mel bands of the MFCC filterbank", min=4, max=256,
+            group="features"),
+    Setting("feature_norm", "choice", "none", "normalisation of the speech frames before"
+            " clustering: none, cmvn (mean and variance) or warp (feature warping to N(0, 1))",
+            choices=("none", "cmvn", "warp"), group="features"),
+    Setting("norm_window", "int", 0, "sliding window of feature_norm in frames (0 = the whole"
+            " recording; warp needs a window, 300 if 0)", min=0, group="features"),
+    Setting("deltas", "bool", False, "append delta coefficients to the features",
             group="features"),
     Setting("sad", "choice", "model", "speech detection when no spnsp_file is given: model"
             " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold)"
@@ -348,3 +356,33 @@ def read_config(path, overrides=None, check_required=True):
     for key, value in (overrides or {}).items():
         values[_lookup(key, "the command line").name] = value
     return make_settings(values, source=source, check_required=check_required)
+
+
+_EXAMPLES = {"basename": "meeting-id", "mfcc_feats": "meeting.htk", "spnsp_file": "meeting.spch",
+             "output_cluster": "meeting.rttm", "gmm_output": "meeting.gmm", "audio": "meeting.wav",
+             "uem": "meeting.uem", "speakers": "speakers/", "ubm": "ubm.gmm"}
+
+
+def default_config_text():
+    """The text of ``configs/default.cfg``: every setting with its help and default.
+
+    Returns
+    -------
+    str
+        A ``[Diarizer]`` section; settings without a default are commented out with an example.
+    """
+    import textwrap
+
+    lines = ["# The documented default: what `diarizer` uses when a setting is not given. Every",
+             "# setting is listed with its help and default (as in `diarizer --help`); generated",
+             "# by diarizer.config.default_config_text(). Copy it and edit what you need.",
+             f"[{SECTION}]"]
+    for spec in SCHEMA:
+        lines += ["# " + line for line in textwrap.wrap(spec.help, 96)]
+        if spec.required or spec.default in ("", None):
+            lines.append(f"# {spec.name} = {_EXAMPLES.get(spec.name, '')}".rstrip())
+        elif spec.type == "bool":
+            lines.append(f"{spec.name} = {'true' if spec.default else 'false'}")
+        else:
+            lines.append(f"{spec.name} = {spec.default}")
+    return "\n".join(lines) + "\n"

@@ -246,6 +246,25 @@ def load_features(settings):
                     speech=speech, source=str(source), timings=timings)
 
 
+def _transform(X, settings):
+    """Deltas and normalisation of the speech frames, as the feature settings say."""
+    if settings.deltas:
+        import librosa
+
+        width = min(9, X.shape[0] - (1 - X.shape[0] % 2))
+        if width >= 3:
+            X = np.concatenate([X, librosa.feature.delta(X, width=width, axis=0)], axis=1)
+    if settings.feature_norm != "none":
+        from .features.normalize import cmvn, feature_warping
+
+        window = settings.norm_window or None
+        if settings.feature_norm == "warp":
+            X = feature_warping(X, window=min(window or 300, X.shape[0]))
+        else:
+            X = cmvn(X, window=window)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
 def _speaker_bounds(settings):
     """(min clusters, max clusters (0 = none), initial clusters) from the speaker-count settings."""
     lo = settings.num_speakers or settings.min_speakers or 1
@@ -371,6 +390,7 @@ def _diarize_features_inner(features, settings, uri):
     if not np.all(np.isfinite(Xs)):
         bad = int(np.flatnonzero(~np.isfinite(Xs).all(axis=1))[0])
         raise InputError(features.source, f"non-finite feature value in frame {int(idx[bad])}")
+    Xs = _transform(Xs, settings)
     xp = get_xp(settings.backend)
     dtype = getattr(xp, settings.dtype)
     X = xp.asarray(Xs, dtype=dtype)

@@ -125,6 +125,9 @@ def test_documented_default_config_matches_schema():
     text = (root / "configs" / "default.cfg").read_text()
     for spec in SCHEMA:
         assert spec.name in text
+    from diarizer.config import default_config_text
+
+    assert text == default_config_text()  # regenerate configs/default.cfg when this fails
 
 
 @pytest.mark.parametrize("preset,values", [

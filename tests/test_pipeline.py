@@ -115,3 +115,17 @@ def test_uem_restricts_and_unknown_uri(tmp_path):
     uem.write_text("other 1 0 10\n")
     with pytest.raises(InputError, match="no region for meeting 'e'"):
         diarize(str(path), uem=str(uem))
+
+
+@pytest.mark.parametrize("kw,n_features", [
+    ({"deltas": True}, 16), ({"feature_norm": "cmvn"}, 8),
+    ({"feature_norm": "cmvn", "norm_window": 300}, 8), ({"feature_norm": "warp"}, 8)])
+def test_feature_options(kw, n_features):
+    X, _ = two_speakers(n_turns=4)
+    result = diarize(X + np.float32(100.0), initial_clusters=4, M_mfcc=2, **kw)
+    assert result.gmms.n_features == n_features
+    means = result.gmms.to_numpy()["means"]
+    if "feature_norm" in kw:  # normalised features: the models sit near the origin
+        assert np.abs(means).max() < 10
+    else:
+        assert np.abs(means[:, :8]).max() > 50
