@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..exceptions import InputError
 from ._atomic import atomic_open
+from ._text import parse_time as _parse_time
 
 __all__ = ["RTTMTurn", "read_rttm", "format_rttm", "write_rttm", "turns_to_rttm"]
 
@@ -54,16 +55,6 @@ class RTTMTurn:
     def end(self):
         """Offset in seconds, ``start + duration``."""
         return self.start + self.duration
-
-
-def _parse_time(token, what, path, lineno):
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputError(path, f"line {lineno}: {what} {token!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(path, f"line {lineno}: {what} {token!r} is not finite")
-    return value
 
 
 def read_rttm(path, keep_empty=False):

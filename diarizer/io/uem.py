@@ -17,6 +17,7 @@ import os
 
 from ..exceptions import InputError
 from ._atomic import atomic_open
+from ._text import parse_time as _parse_time
 
 __all__ = ["read_uem", "format_uem", "write_uem", "merge_regions"]
 
@@ -47,16 +48,6 @@ def merge_regions(regions):
         else:
             merged.append((start, end))
     return merged
-
-
-def _parse_time(token, what, path, lineno):
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputError(path, f"line {lineno}: {what} {token!r} is not a number") from None
-    if not math.isfinite(value):
-        raise InputError(path, f"line {lineno}: {what} {token!r} is not finite")
-    return value
 
 
 def read_uem(path):
