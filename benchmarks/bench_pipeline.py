@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pipeline.py [--meetings speed_10m,speed_1h,speed_4h]
         [--configs default,fast,accurate,proposed] [--repeat 1] [--no-features] [--no-peer]
-        [--backend numpy|cupy|array_api_strict] [--out DIR]
+        [--backend numpy|cupy|array_api_strict] [--out DIR] [--compare-src OLD_TREE]
 
 Each row is one ``diarizer`` process (``diarizer.cli.main`` in a child Python, exactly what
 ``python -m diarizer`` runs, plus a hook that writes the pipeline's per-stage ``timings`` to a
@@ -27,7 +27,9 @@ The ``resemblyzer`` row is the neural peer (``/work/cache/peer-venv``) on the sa
 same run; its wall excludes its model load (as the peer prints it).
 
 With ``--repeat R`` every row runs R times; the table shows the minimum wall and the spread
-(max/min) so the noise of the shared machine is visible.
+(max/min) so the noise of the shared machine is visible. ``--compare-src OLD`` (a folder holding
+an older ``diarizer`` package, e.g. from ``git archive``) adds a ``(before)`` row per config, run
+alternately with the current code so both see the same machine load.
 """
 
 import argparse
@@ -78,14 +80,22 @@ def read_manifest(folder):
     return {row[0]: dict(zip(head, row)) for row in (ln.split("\t") for ln in lines[1:] if ln)}
 
 
-def run_child(argv, env=None):
-    """Run one diarizer process; return (wall s, peak RSS bytes, info dict)."""
+def run_child(argv, src=None):
+    """Run one diarizer process; return (wall s, rusage, info dict).
+
+    ``src``: a folder holding another copy of the ``diarizer`` package to run instead (put first
+    on ``PYTHONPATH``; the child runs in a neutral working directory so the checkout's package is
+    not picked up from ``''``).
+    """
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
         info_path = f.name
     cmd = [sys.executable, "-c", _CHILD, info_path, *argv]
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in [str(src), env.get("PYTHONPATH")] if p)
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **(env or {})})
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            cwd=tempfile.gettempdir())
     out, err = proc.communicate()
     wall = time.perf_counter() - t
     rusage = proc.rusage if hasattr(proc, "rusage") else None
@@ -190,6 +200,9 @@ def main(argv=None):
     ap.add_argument("--manifest", type=Path, default=SPEED)
     ap.add_argument("--out", type=Path, default=None, help="keep outputs here (default: temp)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    ap.add_argument("--compare-src", type=Path, default=None,
+                    help="folder with an older copy of the diarizer package: every row also runs"
+                         " it, alternating with the current code (A/B in the same conditions)")
     a = ap.parse_args(argv)
     _popen_wait4()
     rows = read_manifest(a.manifest)
@@ -219,16 +232,23 @@ def main(argv=None):
                 inp = ["--mfcc-feats", str(htk), "--spnsp-file", str(spnsp)]
             else:
                 inp = ["--audio", row["wav"]]
-            argv = [*cargs, *inp, "--output-cluster", str(hyp), "--basename", name, *extra]
-            walls, rss, info = [], 0, None
+            variants = [("", None)] + ([("(before)", a.compare_src)] if a.compare_src else [])
+            acc = {tag: ([], 0, None) for tag, _ in variants}
             for _ in range(a.repeat):
-                wall, ru, info = run_child(argv)
-                walls.append(wall)
-                rss = max(rss, ru.ru_maxrss * 1024 if ru else 0)
-            der = forgiving_der(row["rttm"], row["uem"], hyp)
-            print(fmt_row(name, cfg, dur, walls, rss, info, der), flush=True)
-            results.append({"meeting": name, "config": cfg, "walls": walls, "rss": rss,
-                            "der": der, **info})
+                for tag, src in variants:
+                    out = hyp.with_suffix(f".{'before' if src else 'after'}.rttm")
+                    argv = [*cargs, *inp, "--output-cluster", str(out), "--basename", name,
+                            *extra]
+                    wall, ru, info = run_child(argv, src)
+                    walls, rss, _ = acc[tag]
+                    acc[tag] = (walls + [wall], max(rss, ru.ru_maxrss * 1024 if ru else 0), info)
+            for tag, src in variants:
+                walls, rss, info = acc[tag]
+                out = hyp.with_suffix(f".{'before' if src else 'after'}.rttm")
+                der = forgiving_der(row["rttm"], row["uem"], out)
+                print(fmt_row(name, cfg + tag, dur, walls, rss, info, der), flush=True)
+                results.append({"meeting": name, "config": cfg + tag, "walls": walls,
+                                "rss": rss, "der": der, **info})
         if not a.no_peer:
             peer = run_peer(row, workdir)
             if peer and "error" not in peer:
