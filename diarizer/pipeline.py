@@ -182,6 +182,11 @@ def load_features(settings):
     ConfigError
         Both or neither of 'mfcc_feats' and 'audio' are set.
     """
+    with _blas_threads(settings):
+        return _load_features(settings)
+
+
+def _load_features(settings):
     timings = {}
     if settings.mfcc_feats and settings.audio:
         raise ConfigError("Set only one of the 'mfcc_feats' and 'audio' settings, not both.")
