@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 _COV_TYPES = ("diag", "full")
 
 
+_MAX_THREADED_ITEM = 400_000  # frames
+
+
 def _engine_threads():
     """Python threads that train independent GMMs side by side (numpy releases the GIL)."""
     value = os.environ.get("DIARIZER_ENGINE_THREADS", "")
@@ -57,7 +60,10 @@ def _map_gmms(fn, n_gmms, xp, sizes):
     together. Measured 1.7-2x on 16 GMMs x 15 000 frames with 2 threads at load average 4.
     """
     threads = min(_engine_threads(), n_gmms)
-    if threads <= 1 or "numpy" not in getattr(xp, "__name__", "") or sum(sizes) < 20000:
+    # Sequential for small work (thread start-up dominates) and for very large items: two of
+    # them at once would double the peak memory of their frame copies (4-hour meetings).
+    if (threads <= 1 or "numpy" not in getattr(xp, "__name__", "") or sum(sizes) < 20000
+            or max(sizes) > _MAX_THREADED_ITEM):
         return [fn(g) for g in range(n_gmms)]
     from concurrent.futures import ThreadPoolExecutor
 
@@ -595,7 +601,8 @@ class GMMSet:
             Xg = _gather(X, idx[g], xp=xp)
             # EM runs in coordinates centred on the mean of the GMM's frames (float32 accuracy;
             # the statistics E[x^2] - mu^2 then cancel far less). Means are shifted back after.
-            shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64), axis=0), self.dtype)
+            shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64, copy=False), axis=0),
+                              self.dtype)
             Z = frame_design(Xg - shift, self.covariance_type, xp=xp)
             eps = (tol if tol is not None
                    else (1 + D + D * (D + 1) / 2) * np.log(idx[g].size * D) * 1e-4)
