@@ -283,6 +283,8 @@ def diarize_meeting(meeting, settings):
 # --- runners ---------------------------------------------------------------------------------
 
 def _limit_threads():
+    """Worker initializer: one BLAS thread and one engine thread per worker process."""
+    os.environ["DIARIZER_ENGINE_THREADS"] = "1"
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with the package

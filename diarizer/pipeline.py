@@ -216,6 +216,7 @@ def _load_features(settings):
         if settings.sad != "none" and not settings.spnsp_file:
             energy = log_energy(y, sample_rate=settings.sample_rate, window=settings.mfcc_window,
                                 hop=settings.mfcc_hop)
+        del y  # the signal is not needed past this point: free it before speech detection
         frame_period = settings.mfcc_hop
         timings["mfcc"] = time.perf_counter() - t
     else:
