@@ -183,8 +183,16 @@ def energy_sad(log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, thresh
     return out
 
 
+def _spread(idx, limit):
+    """At most ``limit`` evenly spaced entries of ``idx``."""
+    if idx.size <= limit:
+        return idx
+    return idx[np.linspace(0, idx.size - 1, limit).round().astype(np.int64)]
+
+
 def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_speech=16,
-              n_nonspeech=4, iterations=3, smooth=0.1, backend="numpy", seed=0):
+              n_nonspeech=4, iterations=3, smooth=0.1, backend="numpy", seed=0,
+              max_train=60000):
     """Speech detection by speech and non-speech GMMs bootstrapped from the energy detector.
 
     The energy detector labels the frames; a speech GMM and a non-speech GMM are trained on the
@@ -217,6 +225,9 @@ def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_sp
         Array namespace of the engine.
     seed : int, default=0
         Seed of the k-means initialisation.
+    max_train : int, default=60000
+        At most this many evenly spaced frames of each class train its model; every frame is
+        still scored.
 
     Returns
     -------
@@ -239,7 +250,10 @@ def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_sp
         n_sp, n_ns = int(mask.sum()), int((~mask).sum())
         if min(n_sp, n_ns) < 50:  # one class (almost) empty: nothing to learn from
             break
-        groups = [np.flatnonzero(mask), np.flatnonzero(~mask)]
+        # train on at most `max_train` evenly spaced frames per class (10 minutes at 10 ms):
+        # the models need a sample of each class, not every frame of a long recording
+        groups = [_spread(np.flatnonzero(mask), max_train),
+                  _spread(np.flatnonzero(~mask), max_train)]
         sizes = [max(1, min(n_speech, n_sp // 50)), max(1, min(n_nonspeech, n_ns // 50))]
         models = GMMSet.concat([
             GMMSet.initialize(Fx, [groups[i]], sizes[i], init="kmeans", xp=xp,
