@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..exceptions import InputError
 from ._atomic import atomic_open
 from ._text import parse_time as _parse_time
+from ._text import read_lines
 
 __all__ = ["RTTMTurn", "read_rttm", "format_rttm", "write_rttm", "turns_to_rttm"]
 
@@ -87,13 +88,7 @@ def read_rttm(path, keep_empty=False):
     >>> turns[0]  # doctest: +SKIP
     RTTMTurn(uri='meeting', start=0.5, duration=1.25, speaker='spk00', channel='1')
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise InputError(path, f"cannot read RTTM file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = read_lines(path, "RTTM")
     turns = []
     n_empty = 0
     for lineno, line in enumerate(lines, start=1):

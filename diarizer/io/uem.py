@@ -18,6 +18,7 @@ import os
 from ..exceptions import InputError
 from ._atomic import atomic_open
 from ._text import parse_time as _parse_time
+from ._text import read_lines
 
 __all__ = ["read_uem", "format_uem", "write_uem", "merge_regions"]
 
@@ -75,13 +76,7 @@ def read_uem(path):
     >>> read_uem("all.uem")  # doctest: +SKIP
     {'ES2005a': [(0.0, 306.608)]}
     """
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except OSError as exc:
-        raise InputError(path, f"cannot read UEM file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    lines = read_lines(path, "UEM")
     raw = {}
     for lineno, line in enumerate(lines, start=1):
         fields = line.split()
