@@ -608,7 +608,7 @@ class GMMSet:
                    else (1 + D + D * (D + 1) / 2) * np.log(idx[g].size * D) * 1e-4)
             try:
                 out = self._em_one(Z, (w, mu - shift, cov, pc), eps, max_iter, min_iter,
-                                   chunk_size)
+                                   chunk_size, gmm=g)
             except NumericalError as exc:
                 raise NumericalError(f"GMM {g}: {exc}") from None
             w, mu, cov, pc = out[3]
@@ -624,7 +624,7 @@ class GMMSet:
                   lls.tolist())
         return FitResult(lls, n_iter, conv)
 
-    def _em_one(self, Z, params, eps, max_iter, min_iter, chunk_size):
+    def _em_one(self, Z, params, eps, max_iter, min_iter, chunk_size, gmm=0):
         xp, ct = self.xp, self.covariance_type
         w, mu, cov, pc = params
         top = max(max_iter, min_iter)
@@ -640,5 +640,8 @@ class GMMSet:
             L_new, Nk, S1, S2 = estep(Z, scoring_params(w, mu, pc, ct, xp=xp), ct, xp=xp,
                                       chunk_size=chunk_size, stats=want_stats)
             converged = abs(L_new - L) <= eps
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("GMM %d, EM iteration %d: log-likelihood %.6f (change %.4g)", gmm,
+                          it, float(L_new), float(L_new - L))
             L = L_new
         return L, it, converged, (w, mu, cov, pc)
