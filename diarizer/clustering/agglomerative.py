@@ -105,15 +105,9 @@ def _merge_groups(gmms, old, new):
 
 def _replace_pair(gmms, merged, a, b):
     """GMM set with model ``a`` replaced by ``merged`` and model ``b`` removed (a < b)."""
-    parts = []
-    if a > 0:
-        parts.append(gmms.select(list(range(a))))
-    parts.append(merged)
-    if b > a + 1:
-        parts.append(gmms.select(list(range(a + 1, b))))
-    if b + 1 < gmms.n_gmms:
-        parts.append(gmms.select(list(range(b + 1, gmms.n_gmms))))
-    return GMMSet.concat(parts) if len(parts) > 1 else parts[0]
+    g = gmms.n_gmms
+    order = [g if i == a else i for i in range(g) if i != b]  # index g is `merged`
+    return GMMSet.concat([gmms, merged]).select(order)
 
 
 def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_iterations=3,
@@ -243,10 +237,10 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         new = clr_clustering(X, labels, min_clusters=min_clusters, xp=xp, dtype=dtype, seed=seed,
                              **clr)
         if new.max() + 1 < gmms.n_gmms:
+            n_merges += gmms.n_gmms - (int(new.max()) + 1)
             gmms = _merge_groups(gmms, labels, new)
             labels = new
             gmms.fit(X, labels, max_iter=em_iterations)
-            n_merges += gmms.n_gmms - int(new.max()) - 1
         timings["clr"] = time.perf_counter() - t
 
     # Final labels from the final models (see module docstring).
