@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from .config import make_settings
 from .exceptions import ConfigError, DiarizerError, InputError
+from .io.htk import HTK_SUFFIXES
 
 __all__ = ["Meeting", "find_meetings", "diarize_meeting", "run_batch", "COLUMNS"]
 
@@ -37,7 +38,6 @@ COLUMNS = ("meeting", "audio_s", "speech_s", "speakers", "wall_s", "rtf", "statu
 DER_COLUMNS = ("der_forgiving", "der_full")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au",
                   ".sph", ".w64", ".caf")
-HTK_SUFFIXES = (".htk", ".mfc", ".fea", ".feat", ".plp", ".fbank")
 _LIST_KEYS = ("spnsp", "uem", "ref", "basename")
 PER_MEETING = ("audio", "mfcc_feats", "basename", "spnsp_file", "uem", "output_cluster",
                "gmm_output")  # settings a batch sets per meeting (base values are ignored)
@@ -221,7 +221,7 @@ def diarize_meeting(meeting, settings):
         ``row`` (summary row: :data:`COLUMNS`, plus DER components when a reference is given),
         ``rttm`` and ``gmm`` (file contents, ``None`` on failure).
     """
-    from .pipeline import diarize
+    from .pipeline import diarize, with_input
 
     t0 = time.perf_counter()
     row = {"meeting": meeting.name, "audio_s": None, "speech_s": None, "speakers": None,
@@ -233,8 +233,7 @@ def diarize_meeting(meeting, settings):
         values = {k: v for k, v in settings.items() if v is not None}
         for key in PER_MEETING:
             values.pop(key, None)
-        is_htk = meeting.input.lower().endswith(HTK_SUFFIXES)
-        values["mfcc_feats" if is_htk else "audio"] = meeting.input
+        values = with_input(values, meeting.input)
         values["basename"] = meeting.name
         if meeting.spnsp:
             values["spnsp_file"] = meeting.spnsp

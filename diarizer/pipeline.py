@@ -27,12 +27,11 @@ from .config import Settings, make_settings
 from .exceptions import ConfigError, InputError
 from .segments import labels_to_turns, seconds_to_frames
 
-__all__ = ["Features", "DiarizationResult", "load_features", "diarize", "run"]
+__all__ = ["Features", "DiarizationResult", "load_features", "diarize", "run", "with_input"]
 
 log = logging.getLogger(__name__)
 
 MIN_SPEECH_SECONDS = 1.0
-_HTK_SUFFIXES = (".htk", ".mfc", ".fea", ".feat", ".plp", ".fbank")
 
 
 @dataclass
@@ -144,8 +143,27 @@ class DiarizationResult:
         dump_gmms(path, self.gmms)
 
 
-def _is_htk(path):
-    return path.lower().endswith(_HTK_SUFFIXES)
+def with_input(values, path):
+    """Settings values with ``path`` as the input file.
+
+    Parameters
+    ----------
+    values : mapping of str to object
+        Settings by name.
+    path : str or os.PathLike
+        An HTK file (by suffix, :data:`~diarizer.io.htk.HTK_SUFFIXES`) or any audio file.
+
+    Returns
+    -------
+    dict
+        A copy with ``mfcc_feats`` (HTK) or ``audio`` (otherwise) set to ``path``, the other one
+        cleared.
+    """
+    from .io.htk import HTK_SUFFIXES
+
+    path = os.fspath(path)
+    key = "mfcc_feats" if path.lower().endswith(HTK_SUFFIXES) else "audio"
+    return {**values, "mfcc_feats": "", "audio": "", key: path}
 
 
 def _uem_mask(settings, uri, n_frames, frame_period):
@@ -335,10 +353,7 @@ def diarize(features, settings=None, **overrides):
     values = {k: v for k, v in base.items() if v is not None}
     values.update(overrides)
     if isinstance(features, (str, os.PathLike)):
-        path = os.fspath(features)
-        values.setdefault("mfcc_feats" if _is_htk(path) else "audio", path)
-        if values.get("mfcc_feats") and values.get("audio"):
-            values.pop("audio" if _is_htk(path) else "mfcc_feats")
+        values = with_input(values, features)
     settings = make_settings(values, check_required=False)
     if isinstance(features, (str, os.PathLike)):
         features = load_features(settings)

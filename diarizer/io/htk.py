@@ -47,7 +47,11 @@ import numpy as np
 from ..exceptions import InputError
 from ._atomic import atomic_open
 
-__all__ = ["HTKFeatures", "read_htk", "write_htk", "parse_parm_kind", "format_parm_kind"]
+__all__ = ["HTKFeatures", "read_htk", "write_htk", "parse_parm_kind", "format_parm_kind",
+           "HTK_SUFFIXES"]
+
+#: File name suffixes taken for HTK parameter files (anything else is read as audio).
+HTK_SUFFIXES = (".htk", ".mfc", ".fea", ".feat", ".plp", ".fbank")
 
 log = logging.getLogger(__name__)
 

@@ -52,13 +52,10 @@ def speech_frames(path, settings=None):
     frame_period : float
         Seconds per frame.
     """
-    from ..pipeline import _is_htk, load_features
+    from ..pipeline import load_features, with_input
 
     settings = _settings(settings)
-    key = "mfcc_feats" if _is_htk(os.fspath(path)) else "audio"
-    values = settings.as_dict()
-    values.update(audio="", mfcc_feats="", spnsp_file="", uem="")
-    values[key] = os.fspath(path)
+    values = with_input({**settings.as_dict(), "spnsp_file": "", "uem": ""}, path)
     feats = load_features(make_settings({k: v for k, v in values.items() if v is not None},
                                         check_required=False))
     return feats.X[feats.speech], feats.frame_period
