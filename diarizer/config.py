@@ -195,6 +195,12 @@ SCHEMA = (
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
             " initial_clusters)", min=0.0, group="model"),
+    Setting("merge_candidates", "int", 0, "per merge step, train every candidate merged model"
+            " one EM iteration and only this many (the best after it) to the end (0 = all to"
+            " the end)", min=0, group="model"),
+    Setting("max_cluster_frames", "int", 0, "clustering works on at most this many speech"
+            " frames (every k-th frame of longer meetings); the final labelling still scores"
+            " every frame (0 = cluster every frame)", min=0, group="model"),
     Setting("merge_tolerance", "float", 0.0, "also merge a pair whose delta-BIC is negative but"
             " above -merge_tolerance x the loss of merging two disjoint clusters"
             " (0 = the original rule, delta-BIC > 0)", min=0.0, max=1.0, group="model"),

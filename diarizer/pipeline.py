@@ -425,7 +425,9 @@ def _diarize_features_inner(features, settings, uri):
         min_duration=settings.min_duration, runs=_speech_runs(idx),
         clr={"threshold": settings.clr_threshold, "n_components": settings.clr_components}
         if settings.clr else None,
-        merge_tolerance=settings.merge_tolerance, xp=xp, dtype=dtype, seed=settings.seed)
+        merge_tolerance=settings.merge_tolerance,
+        max_frames=settings.max_cluster_frames,
+        merge_candidates=settings.merge_candidates, xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

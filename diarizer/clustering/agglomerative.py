@@ -103,6 +103,24 @@ def _merge_groups(gmms, old, new):
     return GMMSet.concat(models) if len(models) > 1 else models[0]
 
 
+def _labeller(resegmentation, seg_length, min_duration, runs):
+    """Frame labeller: Viterbi with a minimum duration, or the original's majority vote."""
+    if resegmentation == "viterbi":
+        def label(loglik):
+            return viterbi_min_duration(loglik, min_duration, runs)
+        return label
+    return majority_labels(seg_length)
+
+
+def _decimate_runs(runs, step):
+    """Runs ``[start, end)`` of frame indices mapped onto every ``step``-th frame."""
+    if runs is None:
+        return None
+    runs = np.asarray(runs, dtype=np.int64)
+    out = -(-runs // step)
+    return out[out[:, 1] > out[:, 0]]
+
+
 def _replace_pair(gmms, merged, a, b):
     """GMM set with model ``a`` replaced by ``merged`` and model ``b`` removed (a < b)."""
     g = gmms.n_gmms
@@ -114,7 +132,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
-                             clr=None, merge_tolerance=0.0, xp, dtype=None, seed=0):
+                             clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
+                             xp, dtype=None,
+                             seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -154,6 +174,16 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         largest loss a merge of disjoint clusters can cause,
         ``-(N_a ln(N_a / N) + N_b ln(N_b / N))``; pairs are ranked by their margin above that
         threshold. 0 is the original rule (merge iff delta-BIC > 0).
+    merge_candidates : int, default=0
+        Train every candidate's merged model one EM iteration, then only this many (those of
+        highest delta-BIC after that iteration) to the end (see :func:`~.bic.delta_bic`);
+        0 trains every candidate fully.
+    max_frames : int, default=0
+        Cluster at most this many frames: when there are more, every ``k``-th frame with the
+        smallest ``k`` that fits (the decimated frames follow the same distribution, so the models
+        and the sign of delta-BIC are unchanged in expectation; ``seg_length``, ``min_duration``
+        and ``runs`` are scaled by ``k``). The final labelling scores every frame with the final
+        models at full rate. 0 = always every frame.
     clr : dict, optional
         Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
         ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
@@ -168,12 +198,20 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     -------
     ClusteringResult
     """
-    n_frames = X.shape[0]
-    if resegmentation == "viterbi":
-        def label(loglik):
-            return viterbi_min_duration(loglik, min_duration, runs)
+    step = 1
+    if max_frames and X.shape[0] > max_frames:
+        step = -(-X.shape[0] // max_frames)
+    final_label = _labeller(resegmentation, seg_length, min_duration, runs)
+    X_all = X
+    if step > 1:
+        X = X[::step, ...]
+        log.info("clustering every %d-th of %d frames (max_frames %d)", step, X_all.shape[0],
+                 max_frames)
+        label = _labeller(resegmentation, max(1, round(seg_length / step)),
+                          max(1, round(min_duration / step)), _decimate_runs(runs, step))
     else:
-        label = majority_labels(seg_length)
+        label = final_label
+    n_frames = X.shape[0]
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
     t0 = time.perf_counter()
     k = max(1, min(initial_clusters, n_frames // max(n_components, 1)))
@@ -210,7 +248,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
             pairs = closest_pairs(gmms, kl_ntop)
         else:
             pairs = [(a, b) for a in range(g) for b in range(a + 1, g)]
-        scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations)
+        scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations,
+                                   candidates=merge_candidates)
         margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
         best = int(np.argmax(margin))
         a, b = pairs[best]
@@ -245,7 +284,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
 
     # Final labels from the final models (see module docstring).
     t = time.perf_counter()
-    gmms, labels, _ = resegment(gmms, X, label, em_iterations, train=False)
+    gmms, labels, _ = resegment(gmms, X_all, final_label, em_iterations, train=False)
     timings["resegmentation"] += time.perf_counter() - t
     return ClusteringResult(labels=labels, gmms=gmms, n_merges=n_merges, history=history,
                             timings=timings)

@@ -38,7 +38,7 @@ def candidate_groups(labels, pairs):
     return [np.sort(np.concatenate([frames[a], frames[b]])) for a, b in pairs]
 
 
-def delta_bic(gmms, X, labels, loglik, pairs, em_iterations):
+def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
     """Train the merged model of every candidate pair and return its delta-BIC.
 
     Parameters
@@ -55,17 +55,34 @@ def delta_bic(gmms, X, labels, loglik, pairs, em_iterations):
         Candidate pairs.
     em_iterations : int
         Maximum EM iterations for the merged models.
+    candidates : int, default=0
+        When ``0 < candidates < len(pairs)``: train every merged model one EM iteration, then
+        only the ``candidates`` of highest delta-BIC the remaining ``em_iterations - 1``
+        (EM is deterministic, so those end exactly as if trained in one go). The others keep
+        their one-iteration delta-BIC, with ``-inf`` in ``scores`` so they are never chosen.
+        0 trains every pair fully.
 
     Returns
     -------
     scores : ndarray of shape (n_pairs,)
-        delta-BIC of each pair.
+        delta-BIC of each pair (``-inf`` for pairs dropped after the first iteration).
     merged : GMMSet
         The trained merged models, one per pair, in the order of ``pairs``.
     """
     merged = merge_pairs(gmms, pairs)
     groups = candidate_groups(labels, pairs)
-    result = merged.fit(X, groups, max_iter=em_iterations)
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
-    return result.log_likelihood - loglik[a] - loglik[b], merged
+    if not 0 < candidates < len(pairs) or em_iterations < 2:
+        result = merged.fit(X, groups, max_iter=em_iterations)
+        return result.log_likelihood - loglik[a] - loglik[b], merged
+    first = merged.fit(X, groups, max_iter=1)
+    rough = first.log_likelihood - loglik[a] - loglik[b]
+    keep = np.sort(np.argsort(-rough, kind="stable")[:candidates])
+    top = merged.select(keep.tolist())
+    result = top.fit(X, [groups[i] for i in keep], max_iter=em_iterations - 1)
+    scores = np.full(len(pairs), -np.inf)
+    scores[keep] = result.log_likelihood - loglik[a[keep]] - loglik[b[keep]]
+    order = np.zeros(len(pairs), dtype=np.int64)  # dropped pairs: any trained model
+    order[keep] = np.arange(keep.size)
+    return scores, top.select(order.tolist())

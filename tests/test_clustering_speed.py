@@ -1,0 +1,104 @@
+"""The clustering's speed options: decimated clustering (max_frames) and candidate pruning."""
+
+import numpy as np
+import pytest
+
+from diarizer._xp import get_xp
+from diarizer.clustering.agglomerative import _decimate_runs, agglomerative_clustering
+from diarizer.clustering.bic import delta_bic
+from diarizer.gmm import GMMSet
+from diarizer.pipeline import diarize
+
+xp = get_xp("numpy")
+
+
+def three_speakers(seed=0, d=6, turn=600):
+    rng = np.random.default_rng(seed)
+    truth = np.repeat([0, 1, 2, 0, 1, 2], turn)
+    centres = np.stack([np.zeros(d), np.full(d, 5.0), np.r_[np.full(d // 2, 5.0),
+                                                             np.full(d - d // 2, -5.0)]])
+    return (centres[truth] + rng.standard_normal((truth.size, d))).astype(np.float64), truth
+
+
+# exact Gaussians: two clusters of one speaker score delta-BIC = 0 +- noise, hence the tolerance
+SMALL = dict(initial_clusters=6, n_components=2, num_seg_iters_init=1, num_seg_iters=1,
+             resegmentation="viterbi", min_duration=100, init="kmeans", merge_tolerance=0.2,
+             xp=xp)
+
+
+def test_decimate_runs_maps_each_run_onto_kept_frames():
+    # frames 0..9 in runs [0,3) [3,4) [4,10); step 3 keeps frames 0, 3, 6, 9 -> indices 0..3
+    runs = np.array([[0, 3], [3, 4], [4, 10]])
+    assert _decimate_runs(runs, 3).tolist() == [[0, 1], [1, 2], [2, 4]]
+    # a run holding no kept frame disappears: [1, 3) with step 3 keeps nothing
+    assert _decimate_runs(np.array([[0, 1], [1, 3], [3, 7]]), 3).tolist() == [[0, 1], [1, 3]]
+    assert _decimate_runs(None, 2) is None
+
+
+def _purity(labels, truth):
+    return sum(np.bincount(truth[labels == c]).max() for c in np.unique(labels)) / truth.size
+
+
+def test_decimated_clustering_labels_every_frame_at_full_rate(caplog):
+    caplog.set_level("INFO", logger="diarizer")
+    X, truth = three_speakers()
+    full = agglomerative_clustering(X, **SMALL)
+    dec = agglomerative_clustering(X, max_frames=1000, **SMALL)
+    assert "clustering every 4-th of 3600 frames" in caplog.text
+    assert dec.labels.shape == (3600,)
+    assert dec.gmms.n_gmms == full.gmms.n_gmms == 3
+    assert _purity(dec.labels, truth) > 0.99
+    # boundaries at full frame resolution: the decoder changes speaker at multiples of 600 only
+    changes = np.flatnonzero(np.diff(dec.labels)) + 1
+    assert len(changes) == 5 and np.all(np.abs(changes - 600 * np.arange(1, 6)) <= 3)
+
+
+def test_no_decimation_below_the_cap():
+    X, _ = three_speakers()
+    a = agglomerative_clustering(X, **SMALL)
+    b = agglomerative_clustering(X, max_frames=3600, **SMALL)
+    assert np.array_equal(a.labels, b.labels)
+
+
+def _models(X, labels, m=2):
+    g = GMMSet.initialize(X, labels, m, init="kmeans", xp=xp, random_state=0)
+    ll = g.fit(X, labels, max_iter=3).log_likelihood
+    return g, ll
+
+
+def test_candidate_pruning_trains_the_kept_pairs_exactly_as_in_one_go():
+    X, truth = three_speakers()
+    labels = np.repeat(np.arange(6), 600)  # six clusters: 0&3, 1&4, 2&5 are the same speakers
+    gmms, ll = _models(X, labels)
+    pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
+    full, merged_full = delta_bic(gmms, X, labels, ll, pairs, 3)
+    pruned, merged = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=3)
+    kept = np.flatnonzero(np.isfinite(pruned))
+    assert kept.size == 3
+    assert {pairs[i] for i in kept} == {(0, 3), (1, 4), (2, 5)}
+    np.testing.assert_allclose(pruned[kept], full[kept], rtol=1e-9)
+    assert merged.n_gmms == len(pairs)
+    for i in kept:
+        np.testing.assert_allclose(merged.select([i]).means, merged_full.select([i]).means,
+                                   rtol=1e-9)
+    assert int(np.argmax(pruned)) == int(np.argmax(full))
+
+
+@pytest.mark.parametrize("candidates", [0, 15, 20])
+def test_candidate_pruning_off_when_not_fewer_than_pairs(candidates):
+    X, _ = three_speakers()
+    labels = np.repeat(np.arange(6), 600)
+    gmms, ll = _models(X, labels)
+    pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
+    scores, _ = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=candidates)
+    assert np.all(np.isfinite(scores))
+
+
+def test_settings_reach_the_clustering(caplog):
+    caplog.set_level("INFO", logger="diarizer")
+    X, _ = three_speakers()
+    result = diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, merge_candidates=2,
+                     max_cluster_frames=1800, num_seg_iters_init=1, num_seg_iters=1,
+                     min_duration=100, merge_tolerance=0.2)
+    assert "clustering every 2-th of 3600 frames" in caplog.text
+    assert result.n_speakers == 3
