@@ -8,6 +8,7 @@ from speakers_synth import blob_speaker, blob_ubm
 from diarizer.exceptions import InputError
 from diarizer.pipeline import Features, diarize
 from diarizer.speakers import enroll, load_speakers, name_clusters, score_clusters
+from diarizer.speakers.naming import tnorm_scores
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,50 @@ def test_pipeline_rejects_other_feature_setup(folder, rng):
     X = np.concatenate([blob_speaker(0, 200, rng), blob_speaker(1, 200, rng)])
     with pytest.raises(InputError, match="frame period of 0.01 s, but <array> has 0.02 s"):
         diarize(X, initial_clusters=2, M_mfcc=2, speakers=str(folder), mfcc_hop=0.02)
+
+
+def test_tnorm_hand_values():
+    llr = np.array([[4.0, 1.0, 2.0, 3.0]])
+    # speaker 0: others 1, 2, 3 -> mean 2, std sqrt(2/3); speaker 2: others 4, 1, 3
+    want = [2.0 / np.sqrt(2 / 3), -2.0 / np.sqrt(2 / 3),
+            (2 - 8 / 3) / np.sqrt(26 / 3 - 64 / 9), (3 - 7 / 3) / np.sqrt(21 / 3 - 49 / 9)]
+    np.testing.assert_allclose(tnorm_scores(llr, min_cohort=3)[0], want, rtol=1e-12)
+    assert np.isnan(tnorm_scores(llr, min_cohort=4)).all()          # cohort of 3 < 4
+    odd = np.array([[1.0, -np.inf, 0.0], [2.0, 0.5, 0.5]])
+    got = tnorm_scores(odd, min_cohort=2)
+    assert np.isnan(got[0]).all()                                    # a cluster without frames
+    assert np.isnan(got[1, 0]) and np.isfinite(got[1, 1:]).all()     # identical cohort: no std
+
+
+def test_tnorm_matches_loop(rng):
+    llr = rng.normal(0.5, 0.3, size=(5, 12)) + 100.0   # offset: no loss from cancellation
+    got = tnorm_scores(llr, min_cohort=11)
+    for c in range(5):
+        for s in range(12):
+            o = np.delete(llr[c], s)
+            assert got[c, s] == pytest.approx((llr[c, s] - o.mean()) / o.std(), rel=1e-9)
+
+
+def test_naming_rule_raw_and_tnorm(monkeypatch):
+    import diarizer.speakers.naming as naming
+
+    class DB:
+        names = [f"s{i}" for i in range(12)]
+
+    cohort = np.tile([0.1, -0.1], 6)[:11]
+    llr = np.array([np.r_[2.0, cohort],                  # far above its cohort: named
+                    np.r_[1.0, cohort + 0.9],            # raw 1.0 but T-score 1 / 0.1 = ~1
+                    np.r_[0.5, cohort - 2.0]])           # T-score high, raw below 0.8
+    monkeypatch.setattr(naming, "score_clusters", lambda db, X, labels: llr)
+    old = ["spk00", "spk01", "spk02"]
+    new, scores = naming.name_clusters(DB(), None, None, old, id_threshold=0.8)
+    assert new == ["s0", "spk01", "spk02"]
+    assert scores["spk00"]["tnorm"] == pytest.approx(
+        (2.0 - cohort.mean()) / cohort.std(), abs=1e-4)
+    assert scores["spk01"]["llr"] == 1.0 and scores["spk01"]["tnorm"] < 4.5
+    # a cohort smaller than min_cohort: the raw threshold alone decides
+    new, scores = naming.name_clusters(DB(), None, None, old, id_threshold=0.8, min_cohort=12)
+    assert new == ["s0", "s0", "spk02"] and scores["spk01"]["tnorm"] is None
+    new, _ = naming.name_clusters(DB(), None, None, old, id_threshold=0.4, tnorm_threshold=1e9,
+                                  min_cohort=12)
+    assert new == ["s0", "s0", "s0"]
