@@ -195,6 +195,10 @@ SCHEMA = (
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
             " initial_clusters)", min=0.0, group="model"),
+    Setting("initial_segmentation", "choice", "uniform", "initial clusters: uniform"
+            " (initial_clusters consecutive blocks, the original) or kmeans (k-means over the"
+            " mean vectors of seg_length-frame segments)", choices=("uniform", "kmeans"),
+            group="model"),
     Setting("merge_candidates", "int", 0, "per merge step, train every candidate merged model"
             " one EM iteration and only this many (the best after it) to the end (0 = all to"
             " the end)", min=0, group="model"),

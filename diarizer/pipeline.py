@@ -427,7 +427,8 @@ def _diarize_features_inner(features, settings, uri):
         if settings.clr else None,
         merge_tolerance=settings.merge_tolerance,
         max_frames=settings.max_cluster_frames,
-        merge_candidates=settings.merge_candidates, xp=xp, dtype=dtype, seed=settings.seed)
+        merge_candidates=settings.merge_candidates,
+        initial_segmentation=settings.initial_segmentation, xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

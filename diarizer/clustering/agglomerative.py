@@ -22,14 +22,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._xp import to_numpy
 from ..gmm import GMMSet, merge_pairs
 from .bic import delta_bic
 from .clr import clr_clustering
+from .initial import segment_kmeans_labels, uniform_labels
 from .kl import closest_pairs
 from .resegment import majority_labels, resegment
 from .viterbi import viterbi_min_duration
 
-__all__ = ["ClusteringResult", "uniform_labels", "agglomerative_clustering"]
+__all__ = ["ClusteringResult", "agglomerative_clustering"]
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +60,6 @@ class ClusteringResult:
     n_merges: int = 0
     history: list = field(default_factory=list)
     timings: dict = field(default_factory=dict)
-
-
-def uniform_labels(n_frames, n_clusters):
-    """Split frames into ``n_clusters`` consecutive blocks; the remainder joins the last block.
-
-    Parameters
-    ----------
-    n_frames : int
-    n_clusters : int
-
-    Returns
-    -------
-    ndarray of shape (n_frames,)
-
-    Examples
-    --------
-    >>> uniform_labels(7, 3)
-    array([0, 0, 1, 1, 2, 2, 2])
-    """
-    size = max(n_frames // n_clusters, 1)
-    return np.minimum(np.arange(n_frames, dtype=np.int64) // size, n_clusters - 1)
 
 
 def _mixing_loss(labels, pairs):
@@ -133,7 +114,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
                              clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
-                             xp, dtype=None,
+                             initial_segmentation="uniform", xp, dtype=None,
                              seed=0):
     """Cluster speech frames into speakers.
 
@@ -174,6 +155,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         largest loss a merge of disjoint clusters can cause,
         ``-(N_a ln(N_a / N) + N_b ln(N_b / N))``; pairs are ranked by their margin above that
         threshold. 0 is the original rule (merge iff delta-BIC > 0).
+    initial_segmentation : {'uniform', 'kmeans'}, default='uniform'
+        Initial clusters: ``K`` consecutive blocks (the original) or k-means over the mean vectors
+        of ``seg_length``-frame segments (:func:`~.initial.segment_kmeans_labels`).
     merge_candidates : int, default=0
         Train every candidate's merged model one EM iteration, then only this many (those of
         highest delta-BIC after that iteration) to the end (see :func:`~.bic.delta_bic`);
@@ -218,7 +202,12 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     if k < initial_clusters:
         log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
                     initial_clusters)
-    labels = uniform_labels(n_frames, k)
+    if initial_segmentation == "kmeans":
+        labels = segment_kmeans_labels(to_numpy(X), k, max(1, round(seg_length / step)),
+                                       min_frames=2 * n_components, seed=seed)
+        k = int(labels.max()) + 1
+    else:
+        labels = uniform_labels(n_frames, k)
     gmms = GMMSet.initialize(X, labels, n_components, init=init,
                              covariance_type=covariance_type, xp=xp, dtype=dtype,
                              random_state=seed)
