@@ -190,17 +190,56 @@ def _spread(idx, limit):
     return idx[np.linspace(0, idx.size - 1, limit).round().astype(np.int64)]
 
 
+def _model_features(X, log_energy, rows):
+    """MFCCs, log-energy and its delta, standardised with the statistics of ``rows``, float32.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_frames, n_features)
+    log_energy : ndarray of shape (n_frames,)
+    rows : ndarray of int
+        Frames whose mean and standard deviation standardise every frame (a sample is enough).
+
+    Returns
+    -------
+    ndarray of shape (n_frames, n_features + 2), dtype float32
+    """
+    e = np.asarray(log_energy, dtype=np.float32)
+    F = np.empty((e.size, X.shape[1] + 2), dtype=np.float32)
+    F[:, :-2] = X
+    F[:, -2] = e
+    F[:, -1] = np.gradient(e) if e.size > 1 else 0.0  # (e[t+1] - e[t-1]) / 2: onsets, offsets
+    S = F[rows].astype(np.float64)
+    F -= S.mean(axis=0).astype(np.float32)
+    F /= (S.std(axis=0) + 1e-6).astype(np.float32)
+    return F
+
+
 def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_speech=16,
-              n_nonspeech=4, iterations=3, smooth=0.1, backend="numpy", seed=0,
-              max_train=60000):
+              n_nonspeech=4, iterations=3, smooth=0.1, clip=3.0, tol=0.005, backend="numpy",
+              seed=0, max_train=20000):
     """Speech detection by speech and non-speech GMMs bootstrapped from the energy detector.
 
     The energy detector labels the frames; a speech GMM and a non-speech GMM are trained on the
-    MFCCs plus log-energy of their frames (with the package's own engine), every frame is labelled
-    by the log-likelihood ratio (averaged over ``smooth`` seconds), the runs are smoothed with the
-    minimum speech and silence durations, and the models are retrained on the new labels,
-    ``iterations`` times. This adapts the decision to the spectral shape of the file's own noise
-    and speech, which a level threshold cannot see (low-level speech, loud noise).
+    MFCCs, log-energy and delta log-energy of their frames (with the package's own engine), every
+    frame is labelled by the log-likelihood ratio, the runs are smoothed with the minimum speech
+    and silence durations, and the models are retrained on the new labels. This adapts the
+    decision to the spectral shape of the file's own noise and speech, which a level threshold
+    cannot see (low-level speech, loud noise).
+
+    Steps, for ``N`` frames::
+
+        sample   T = min(N, max_train) evenly spaced frames train both models (labels from the
+                 current mask); every frame is scored
+        round    fit (warm start after the first round), float32 log-likelihoods of all N frames,
+                 llr = clip(ll_speech - ll_nonspeech, -clip, clip), moving average over
+                 ``smooth`` s, llr > 0, fill / drop runs (:func:`smooth_mask`)
+        stop     after ``iterations`` rounds, or when a round changes fewer than ``tol * N``
+                 decisions
+
+    Clipping bounds the evidence of one frame: a loud frame (LLR of +30 next to a pause of -2 per
+    frame) can no longer drag the moving average across a speech boundary, which made the
+    unclipped detector extend every turn by a few frames on both sides (false alarm at turn ends).
 
     The GMM engine sits above this module in the package's layers; it is imported here, inside
     the function, because the detector belongs with the other speech detectors.
@@ -216,55 +255,77 @@ def model_sad(X, log_energy, *, hop=0.01, min_speech=0.25, min_silence=0.3, n_sp
     min_speech, min_silence : float, default=0.25, 0.3
         Shortest speech run and interior silence kept (s).
     n_speech, n_nonspeech : int, default=16, 4
-        Gaussians of the two models (fewer when a class has few frames).
+        Gaussians of the two models (fewer when a class has few training frames).
     iterations : int, default=3
-        Label / retrain rounds.
+        At most this many label / retrain rounds.
     smooth : float, default=0.1
-        Length (s) of the moving average applied to the frame log-likelihood ratio.
+        Length (s) of the moving average applied to the clipped frame log-likelihood ratio.
+    clip : float or None, default=3.0
+        Bound on the per-frame log-likelihood ratio before averaging; None disables it.
+    tol : float, default=0.005
+        Stop once a round changes fewer than this fraction of the frame decisions.
     backend : str, default='numpy'
         Array namespace of the engine.
     seed : int, default=0
         Seed of the k-means initialisation.
-    max_train : int, default=60000
-        At most this many evenly spaced frames of each class train its model; every frame is
-        still scored.
+    max_train : int, default=20000
+        At most this many evenly spaced frames (both classes together) train the models.
 
     Returns
     -------
     ndarray of shape (n_frames,), dtype bool
         True where there is speech.
+
+    Raises
+    ------
+    ValueError
+        ``X`` and ``log_energy`` do not have the same number of frames, or a setting is out of
+        range (and as :func:`energy_sad`).
     """
     from .._xp import get_xp, to_numpy
     from ..gmm import GMMSet
 
-    mask = energy_sad(log_energy, hop=hop, min_speech=min_speech, min_silence=min_silence)
-    e = np.asarray(log_energy, dtype=np.float64)
-    F = np.concatenate([np.asarray(X, dtype=np.float64), e[:, None]], axis=1)
-    F = (F - F.mean(axis=0)) / (F.std(axis=0) + 1e-9)
+    X = np.asarray(X)
+    e = np.asarray(log_energy)
+    if X.ndim != 2 or e.ndim != 1 or X.shape[0] != e.shape[0]:
+        raise ValueError("X must be of shape (n_frames, n_features) and log_energy of shape"
+                         f" (n_frames,). Got {X.shape} and {e.shape} instead.")
+    if iterations < 1 or max_train < 100 or smooth <= 0 or (clip is not None and clip <= 0):
+        raise ValueError("iterations must be >= 1, max_train >= 100, smooth > 0 and clip > 0"
+                         f" or None. Got iterations={iterations}, max_train={max_train},"
+                         f" smooth={smooth}, clip={clip} instead.")
+    mask = energy_sad(e, hop=hop, min_speech=min_speech, min_silence=min_silence)
+    n = mask.size
+    sample = _spread(np.arange(n), max_train)
+    F = _model_features(X, e, sample)
     xp = get_xp(backend)
-    Fx = xp.asarray(F)
+    Fx, Ft = xp.asarray(F), xp.asarray(np.ascontiguousarray(F[sample]))
     width = max(int(round(smooth / hop)), 1)
-    kernel = np.ones(width) / width
+    kernel = np.full(width, 1.0 / width, dtype=np.float32)
     min_sp, min_sil = int(round(min_speech / hop)), int(round(min_silence / hop))
-    for _ in range(iterations):
-        n_sp, n_ns = int(mask.sum()), int((~mask).sum())
-        if min(n_sp, n_ns) < 50:  # one class (almost) empty: nothing to learn from
+    models = None
+    for it in range(iterations):
+        lab = mask[sample]
+        groups = [np.flatnonzero(lab), np.flatnonzero(~lab)]
+        if min(g.size for g in groups) < 50:  # one class (almost) empty: nothing to learn from
             break
-        # train on at most `max_train` evenly spaced frames per class (10 minutes at 10 ms):
-        # the models need a sample of each class, not every frame of a long recording
-        groups = [_spread(np.flatnonzero(mask), max_train),
-                  _spread(np.flatnonzero(~mask), max_train)]
-        sizes = [max(1, min(n_speech, n_sp // 50)), max(1, min(n_nonspeech, n_ns // 50))]
-        models = GMMSet.concat([
-            GMMSet.initialize(Fx, [groups[i]], sizes[i], init="kmeans", xp=xp,
-                              random_state=seed, reg_covar=1e-3)
-            for i in range(2)])
-        models.fit(Fx, groups, max_iter=10)
-        ll = np.asarray(to_numpy(models.log_likelihood(Fx)), dtype=np.float64)
-        llr = np.convolve(ll[:, 0] - ll[:, 1], kernel, mode="same")
-        new = smooth_mask(llr > 0, min_sp, min_sil)
-        if np.array_equal(new, mask):
-            break
+        if models is None:  # k-means once; later rounds warm-start EM from the last models
+            sizes = [max(1, min(n_speech, groups[0].size // 50)),
+                     max(1, min(n_nonspeech, groups[1].size // 50))]
+            models = GMMSet.concat([
+                GMMSet.initialize(Ft, [groups[i]], sizes[i], init="kmeans", xp=xp,
+                                  dtype="float32", random_state=seed, reg_covar=1e-3)
+                for i in range(2)])
+        models.fit(Ft, groups, max_iter=10)
+        ll = to_numpy(models.log_likelihood(Fx))
+        llr = ll[:, 0] - ll[:, 1]
+        if clip is not None:
+            llr = np.clip(llr, -clip, clip)
+        new = smooth_mask(np.convolve(llr, kernel, mode="same") > 0, min_sp, min_sil)
+        changed = int(np.count_nonzero(new != mask))
         mask = new
+        log.debug("model SAD round %d: %d of %d decisions changed", it + 1, changed, n)
+        if changed < tol * n:
+            break
     log.info("model SAD: %.1f%% of %d frames are speech", 100.0 * mask.mean(), mask.size)
     return mask
