@@ -4,7 +4,7 @@ import soundfile as sf
 
 import diarizer.io.audio as audio_mod
 from diarizer.exceptions import InputError
-from diarizer.io.audio import audio_duration, read_audio
+from diarizer.io.audio import AudioStream, audio_duration, read_audio
 
 
 def _sine(freq, sr, seconds, amp=0.5):
@@ -125,3 +125,55 @@ def test_bad_sample_rate_argument(tmp_path):
     sf.write(path, _sine(100.0, 16000, 0.1), 16000)
     with pytest.raises(ValueError, match="sample_rate must be a positive int"):
         read_audio(path, sample_rate=0)
+
+
+@pytest.mark.parametrize("block_seconds", [10.0, 0.0123, 0.25])
+@pytest.mark.parametrize("file_rate,channels", [(16000, 1), (16000, 2), (44100, 2), (8000, 1),
+                                                (22050, 1), (48000, 3)])
+def test_stream_is_bit_identical_to_read_audio(tmp_path, rng, file_rate, channels, block_seconds):
+    n = int(1.3 * file_rate) + 11
+    x = (0.2 * rng.standard_normal((n, channels))).astype(np.float32)
+    path = tmp_path / "s.wav"
+    sf.write(path, x, file_rate, subtype="FLOAT")
+    y, _ = read_audio(path)
+    stream = AudioStream(path, block_seconds=block_seconds)
+    assert stream.info is None and (stream.file_rate, stream.channels) == (file_rate, channels)
+    blocks = list(stream)
+    assert all(b.dtype == np.float32 and b.ndim == 1 for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), y)
+    assert stream.info.n_samples == y.size == int(np.ceil(n * 16000 / file_rate))
+    assert stream.expected_samples() == y.size  # the WAV header is exact
+
+
+def test_stream_checks_at_the_end_with_read_audio_messages(tmp_path):
+    y = _sine(100.0, 16000, 0.5)
+    y[7000] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, 16000, subtype="FLOAT")
+    stream = AudioStream(path, block_seconds=0.1)
+    it = iter(stream)
+    first = next(it)  # the blocks before the bad one are yielded
+    assert first.size == 1600
+    with pytest.raises(InputError, match=r"audio has 1 non-finite samples \(NaN or inf\) of 8000"):
+        list(it)
+    assert stream.info is None
+
+
+def test_stream_header_errors_are_immediate(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        AudioStream(tmp_path / "nope.wav")
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000, subtype="PCM_16")
+    with pytest.raises(InputError, match="audio has no samples"):
+        AudioStream(path)
+    sf.write(tmp_path / "a.wav", _sine(100.0, 16000, 0.1), 16000)
+    with pytest.raises(ValueError, match="sample_rate must be a positive int"):
+        AudioStream(tmp_path / "a.wav", sample_rate=-1)
+
+
+def test_stream_logs_like_read_audio(tmp_path, caplog):
+    path = tmp_path / "a.wav"
+    sf.write(path, _sine(100.0, 44100, 0.5), 44100)
+    with caplog.at_level("INFO", logger="diarizer.io.audio"):
+        list(AudioStream(path))
+    assert caplog.messages == [f"{path}: 0.50 s, 1 channel(s), 44100 Hz"]
