@@ -73,6 +73,14 @@ def test_energy_false_returns_none(tmp_path, rng):
     assert E is None and X.shape == (25, 19)
 
 
+def test_timings_are_filled(tmp_path, rng):
+    path = _write(tmp_path, "a.wav", _noise(rng, 4000), 16000)
+    timings = {"sad": 1.0}
+    audio_features(path, timings=timings, block_seconds=0.05)
+    assert sorted(timings) == ["mfcc", "read", "sad"] and timings["sad"] == 1.0
+    assert timings["read"] > 0 and timings["mfcc"] > 0
+
+
 def test_shorter_than_one_window_frame_count(tmp_path, rng):
     # 0.02 s: one partial window, 2 frames, all from the zero-padded tail
     path = _write(tmp_path, "s.wav", _noise(rng, 320), 16000)

@@ -21,6 +21,7 @@ about 110 MB for 19 MFCCs instead of 0.92 GB for the signal.
 
 import logging
 import math
+import time
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def _compute(seg, m, kernel, out, energy, block_frames):
 
 def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01, n_mels=40,
                    include_c0=False, energy=True, fmin=0.0, fmax=None, min_duration=0.03,
-                   block_seconds=10.0):
+                   block_seconds=10.0, timings=None):
     """MFCCs and frame log-energy of an audio file, read and computed block by block.
 
     The result equals ``mfcc(y, ...)`` and ``log_energy(y, ...)`` of
@@ -120,6 +121,10 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
         Shortest accepted duration (s), as in ``read_audio``.
     block_seconds : float, default=10.0
         Seconds of the file read per block.
+    timings : dict, optional
+        When given, ``timings["read"]`` and ``timings["mfcc"]`` are set to the wall seconds
+        spent decoding + resampling and computing the features (they interleave, so this is
+        the only way to split them).
 
     Returns
     -------
@@ -157,12 +162,20 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
     kernel = _MfccKernel(plan, block_frames)
     out = _Outputs(n_frames(stream.expected_samples(), 1, hop_n), plan.dct.shape[1], energy)
     carry = np.zeros(0, dtype=np.float32)
+    t_read = t_feat = 0.0
+    clock = time.perf_counter()
     for block in stream:
+        t0 = time.perf_counter()
+        t_read += t0 - clock
         buf = np.concatenate([carry, block]) if carry.size else block
         m = (buf.size - win_n) // hop_n + 1 if buf.size >= win_n else 0
         if m:
             _compute(buf, m, kernel, out, energy, block_frames)
         carry = buf[m * hop_n:]
+        clock = time.perf_counter()
+        t_feat += clock - t0
+    t_read += time.perf_counter() - clock
+    t0 = time.perf_counter()
     info = stream.info
     remaining = n_frames(info.n_samples, 1, hop_n) - out.n
     if remaining > 0:
@@ -170,5 +183,8 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
         seg[:carry.size] = carry
         _compute(seg, remaining, kernel, out, energy, block_frames)
     X, E = out.result()
+    if timings is not None:
+        timings["read"] = t_read
+        timings["mfcc"] = t_feat + time.perf_counter() - t0
     log.debug("%s: %d frames of %d features streamed", info.path, X.shape[0], X.shape[1])
     return X, E, info
