@@ -2,12 +2,13 @@
 
 :func:`read_audio` accepts anything libsndfile reads (WAV of any subtype, FLAC, OGG/Vorbis, AIFF,
 ...), mixes the channels to mono by averaging them, and resamples to the analysis rate with soxr
-(``librosa.resample(..., res_type='soxr_hq')``). Resampling is skipped when the rates already agree,
-so a 16 kHz file costs one read.
+(the result of ``librosa.resample(..., res_type='soxr_hq')``, without importing librosa).
+Resampling is skipped when the rates already agree.
 
 Memory: the decoded signal is held once as float32 (4 bytes per sample, 230 MB for one hour at
-16 kHz). Multichannel files are decoded in blocks of about ten seconds and averaged into the mono
-buffer as they come, so a stereo file never needs the full two-channel array.
+16 kHz). The file is decoded in blocks of about ten seconds (:class:`AudioStream`), averaged and
+resampled block by block into the output buffer, so neither the multichannel array nor a second
+copy of the signal is ever needed.
 
 :class:`AudioStream` reads the same signal block by block without ever holding it whole (issue 10):
 the channels are averaged per block, the blocks are resampled with a ``soxr.ResampleStream`` of the
@@ -110,28 +111,15 @@ def read_audio(path, sample_rate=16000, min_duration=0.03):
     >>> y.shape, file_rate  # doctest: +SKIP
     ((480000,), 16000)
     """
-    path = os.fspath(path)
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive int. Got {sample_rate} instead.")
-    info = _open_info(path)
-    file_rate = int(info.samplerate)
-    if info.frames == 0:
-        raise InputError(path, "audio has no samples")
-    try:
-        y = _read_mono(path, info)
-    except (sf.SoundFileError, RuntimeError) as exc:
-        raise InputError(path, f"not a readable audio file ({_short_reason(exc)})") from None
-    bad = y.size - int(np.count_nonzero(np.isfinite(y)))
-    _check_decoded(path, y.size, file_rate, min_duration, bad, bool(np.any(y)))
-    duration = y.size / file_rate
-    if file_rate != sample_rate:
-        import librosa
-
-        log.debug("%s: resampling %d Hz -> %d Hz", path, file_rate, sample_rate)
-        y = librosa.resample(y, orig_sr=file_rate, target_sr=sample_rate, res_type="soxr_hq")
-        y = np.ascontiguousarray(y, dtype=np.float32)
-    log.info("%s: %.2f s, %d channel(s), %d Hz", path, duration, info.channels, file_rate)
-    return y, file_rate
+    stream = AudioStream(path, sample_rate, min_duration)
+    y = np.empty(max(1, stream.expected_samples()), dtype=np.float32)  # header size; grown below
+    n = 0
+    for block in stream:
+        if n + block.size > y.size:
+            y = np.concatenate([y[:n], np.empty(max(block.size, y.size // 4), np.float32)])
+        y[n:n + block.size] = block
+        n += block.size
+    return (y if n == y.size else y[:n].copy()), stream.file_rate
 
 
 def _check_decoded(path, n, file_rate, min_duration, bad, any_nonzero):
@@ -152,26 +140,6 @@ def _check_decoded(path, n, file_rate, min_duration, bad, any_nonzero):
         raise InputError(path, f"audio has {bad} non-finite samples (NaN or inf) of {n}")
     if not any_nonzero:
         raise InputError(path, "audio is silent (every sample is zero)")
-
-
-def _read_mono(path, info):
-    """Decode ``path`` to a mono float32 array, averaging channels block by block."""
-    if info.channels == 1:
-        y = sf.read(path, dtype="float32", always_2d=False)[0]
-        return np.ascontiguousarray(y.reshape(-1), dtype=np.float32)
-    block = max(1, int(_BLOCK_SECONDS * info.samplerate))
-    out = np.empty(info.frames, dtype=np.float32)  # header count; trimmed or grown below
-    n = 0
-    with sf.SoundFile(path) as fh:
-        while True:
-            data = fh.read(block, dtype="float32", always_2d=True)
-            if data.shape[0] == 0:
-                break
-            if n + data.shape[0] > out.size:
-                out = np.concatenate([out[:n], np.empty(data.shape[0], dtype=np.float32)])
-            out[n:n + data.shape[0]] = data.mean(axis=1, dtype=np.float32)
-            n += data.shape[0]
-    return out[:n]
 
 
 @dataclass(frozen=True)
@@ -220,9 +188,9 @@ class AudioStream:
         Rate (Hz) of the yielded signal; the file is resampled when its own rate differs.
     min_duration : float, default=0.03
         Shortest accepted duration in seconds.
-    block_seconds : float, default=10.0
-        Length of the blocks read from the file, in seconds of the file. Resampled blocks vary
-        in length (the resampler holds back its filter delay until the end).
+    block_seconds : float, optional
+        Seconds of the file read per block (default ten). Resampled blocks vary in length
+        (the resampler holds back its filter delay until the end).
 
     Attributes
     ----------
@@ -249,7 +217,7 @@ class AudioStream:
     True
     """
 
-    def __init__(self, path, sample_rate=16000, min_duration=0.03, block_seconds=_BLOCK_SECONDS):
+    def __init__(self, path, sample_rate=16000, min_duration=0.03, block_seconds=None):
         self.path = os.fspath(path)
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int. Got {sample_rate} instead.")
@@ -261,6 +229,8 @@ class AudioStream:
         self.channels = int(header.channels)
         self.min_duration = min_duration
         self.header_frames = int(header.frames)
+        if block_seconds is None:
+            block_seconds = _BLOCK_SECONDS
         self._block = max(1, int(block_seconds * self.file_rate))
         self.info = None
 
