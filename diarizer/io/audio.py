@@ -14,8 +14,9 @@ copy of the signal is ever needed.
 the channels are averaged per block, the blocks are resampled with a ``soxr.ResampleStream`` of the
 same quality ('HQ' = librosa's 'soxr_hq'), the result is trimmed or zero-padded at the end to
 ``ceil(n * sample_rate / file_rate)`` samples exactly as ``librosa.resample(fix=True)`` does, and
-every check of :func:`read_audio` is made on the fly with the same message. The streamed samples
-equal :func:`read_audio`'s (tests check it, resampled files included).
+every check is made on the fly. The samples are bit-identical to averaging the whole file and
+calling ``librosa.resample(..., res_type='soxr_hq')`` (tests check it for several rates, channel
+counts and block sizes), which is what :func:`read_audio` did before it was built on this class.
 """
 
 import logging
