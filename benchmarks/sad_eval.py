@@ -1,6 +1,7 @@
 """Score the speech detectors against reference speech regions (run by hand).
 
     python benchmarks/sad_eval.py [/work/shared/data] [--cache /work/cache/meetings]
+                                  [--speed /work/cache/meetings/speed/speed_1h.wav]
 
 Both detectors (energy threshold, and the GMM model detector bootstrapped from it) on the real
 recordings, and on the synthetic meetings of ``benchmarks/datasets.py`` when the cache exists.
@@ -9,13 +10,19 @@ References: pyAudioAnalysis count/count2 ``.segments`` (speech lines), and the u
 reference turns of the trustworthy pyannote AMI debug excerpts (see shared/data/README.md) and
 of pyannote's sample.wav. Scoring is per 10 ms frame (no collar): missed = reference speech the
 detector marks as silence, false alarm = detected speech outside the reference. Percentages are
-of the reference speech duration.
+of the reference speech duration. The ``sad s`` column is the detector's own time (features
+excluded). ``--speed WAV`` also times both detectors on that file's features (best of 3, after
+a warm-up run), e.g. the 1-hour meeting of ``benchmarks/datasets.py``. BLAS runs on
+``--blas-threads`` threads (default 1, the pipeline's ``blas_threads`` default): on a shared
+2-core machine, 2 threads made the skinny products of the 30 s files ten times slower.
 """
 
+import argparse
 import os
-import sys
+import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from diarizer.features.mfcc import log_energy, mfcc
 from diarizer.features.sad import energy_sad, model_sad
@@ -80,17 +87,23 @@ def cache_cases(cache, sets=("synthetic10", "realvoice")):
                 yield uri, wav, _rttm_regions(rttm, uri)
 
 
+def _detect(detector, X, e, **sad_kw):
+    if detector == "energy":
+        return energy_sad(e, hop=HOP, **sad_kw)
+    return model_sad(X, e, hop=HOP, **sad_kw)
+
+
 def evaluate(items, detector, **sad_kw):
     rows = []
+    elapsed = 0.0
     print(f"\n{detector}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
           f" {'miss %':>7s} {'FA %':>7s}")
     for name, wav, regions in items:
         y, _ = read_audio(wav)
-        e = log_energy(y)
-        if detector == "energy":
-            sys_ = energy_sad(e, hop=HOP, **sad_kw)
-        else:
-            sys_ = model_sad(mfcc(y), e, hop=HOP, **sad_kw)
+        e, X = log_energy(y), mfcc(y)
+        t = time.perf_counter()
+        sys_ = _detect(detector, X, e, **sad_kw)
+        elapsed += time.perf_counter() - t
         ref = _paint(regions, e.size)
         miss = np.count_nonzero(ref & ~sys_) * HOP
         fa = np.count_nonzero(~ref & sys_) * HOP
@@ -101,19 +114,50 @@ def evaluate(items, detector, **sad_kw):
     tot, miss, fa = np.sum(rows, axis=0)
     print(f"{'TOTAL':8s} {tot:7.2f} {'':7s} {miss:7.2f} {fa:7.2f}"
           f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%"
-          f"  miss+FA {100 * (miss + fa) / tot:.1f}%")
+          f"  miss+FA {100 * (miss + fa) / tot:.1f}%  sad s {elapsed:.2f}")
     return tot, miss, fa
 
 
-def main(root="/work/shared/data", cache="/work/cache/meetings"):
-    real = [c for c in cases(root) if c[0] not in ("count", "count2")]
-    synth = list(cache_cases(cache))
+def time_detectors(wav, repeat=3):
+    """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
+    y, _ = read_audio(wav)
+    e, X = log_energy(y), mfcc(y)
+    del y
+    print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
     for detector in ("energy", "model"):
+        _detect(detector, X, e)
+        best = min(_timed(detector, X, e) for _ in range(repeat))
+        print(f"{detector:8s} {best:7.3f} s  ({e.size * HOP / best:.0f}x real time)")
+
+
+def _timed(detector, X, e):
+    t = time.perf_counter()
+    _detect(detector, X, e)
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", nargs="?", default="/work/shared/data")
+    parser.add_argument("--cache", default="/work/cache/meetings")
+    parser.add_argument("--speed", help="a long WAV to time the detectors on")
+    parser.add_argument("--blas-threads", type=int, default=1)
+    parser.add_argument("--only-speed", action="store_true", help="skip the accuracy tables")
+    args = parser.parse_args(argv)
+    with threadpool_limits(args.blas_threads):
+        _run(args)
+
+
+def _run(args):
+    real = [c for c in cases(args.root) if c[0] not in ("count", "count2")]
+    synth = list(cache_cases(args.cache))
+    for detector in ("energy", "model") if not args.only_speed else ():
         evaluate(real, detector)
         if synth:
             evaluate(synth, detector)
+    if args.speed:
+        time_detectors(args.speed)
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    main(*args[:1])
+    main()
