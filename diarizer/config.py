@@ -234,8 +234,15 @@ SCHEMA = (
             " named after the best-matching enrolled speaker", group="ours"),
     Setting("ubm", "path", "", "background model (diarizer ubm) for linking speakers across"
             " meetings (default: the one in the 'speakers' folder)", group="ours"),
-    Setting("id_threshold", "float", 0.6, "average per-frame log-likelihood ratio (speaker vs"
+    Setting("id_threshold", "float", 0.8, "average per-frame log-likelihood ratio (speaker vs"
             " background) above which a cluster takes an enrolled speaker's name", group="ours"),
+    Setting("id_tnorm_threshold", "float", 4.5, "minimum T-score (the best speaker's LLR against"
+            " the mean and standard deviation of the other enrolled speakers' LLRs) for a name,"
+            " used when at least id_min_cohort others are enrolled", group="ours"),
+    Setting("id_min_cohort", "int", 10, "fewest other enrolled speakers for the T-score to be"
+            " used", min=2, group="ours"),
+    Setting("enroll_relevance_factor", "float", 4.0, "MAP relevance factor of enrolled speaker"
+            " models (diarizer enroll; linking uses relevance_factor)", min=0.0, group="ours"),
     Setting("relevance_factor", "float", 16.0, "MAP relevance factor of enrolled and linked"
             " speaker models", min=0.0, group="ours"),
     Setting("link_speakers", "bool", False, "in a batch, link clusters across meetings: one"

@@ -29,7 +29,7 @@ def test_folder_format_and_models(tmp_path, ubm, rng):
     assert index["feature_setup"]["n_features"] == 4
     assert index["feature_setup"]["frame_period"] == 0.01
     assert index["feature_setup"]["n_mfcc"] == 19 and index["feature_setup"]["sample_rate"] == 16000
-    assert index["relevance_factor"] == 16.0
+    assert index["relevance_factor"] == 4.0  # the enroll_relevance_factor setting
     assert [s["name"] for s in index["speakers"]] == ["anna", "bob"]
     assert [s["model"] for s in index["speakers"]] == [model_file("anna"), model_file("bob")]
     assert index["speakers"][0]["speech_seconds"] == 4.0   # 400 frames at 10 ms
@@ -41,7 +41,7 @@ def test_folder_format_and_models(tmp_path, ubm, rng):
     bob = load_gmms(folder / model_file("bob"), xp="numpy")
     assert bob.n_gmms == 1 and list(bob.n_components) == [8]
     # the stored model is exactly the MAP adaptation of the UBM to the speaker's frames
-    want = map_adapt(ubm, X1, [np.arange(500)], relevance_factor=16.0)
+    want = map_adapt(ubm, X1, [np.arange(500)], relevance_factor=4.0)
     np.testing.assert_allclose(bob.to_numpy()["means"], want.to_numpy()["means"],
                                rtol=1e-6, atol=1e-6)
     again = load_speakers(folder)
@@ -142,7 +142,7 @@ def test_duplicate_name_needs_replace(tmp_path, ubm, rng):
     X = blob_speaker(2, 400, rng)
     db = enroll("anna", [X], folder, replace=True)
     assert db.names == ["bob", "anna"]
-    want = map_adapt(ubm, X, [np.arange(400)]).to_numpy()["means"]
+    want = map_adapt(ubm, X, [np.arange(400)], relevance_factor=4.0).to_numpy()["means"]
     np.testing.assert_allclose(load_speakers(folder).models.to_numpy()["means"][8:], want,
                                rtol=1e-6, atol=1e-6)
 
@@ -166,8 +166,8 @@ def test_other_ubm_or_relevance_is_refused(tmp_path, ubm, rng):
     other = blob_ubm(seed=1, speakers=range(40, 50))
     with pytest.raises(InputError, match="differs from the folder's"):
         enroll("bob", [blob_speaker(1, 400, rng)], folder, ubm=other)
-    with pytest.raises(ConfigError, match="relevance factor 16; got 4"):
-        enroll("bob", [blob_speaker(1, 400, rng)], folder, relevance_factor=4.0)
+    with pytest.raises(ConfigError, match="relevance factor 4; got 16"):
+        enroll("bob", [blob_speaker(1, 400, rng)], folder, relevance_factor=16.0)
     with pytest.raises(ConfigError, match="without spaces"):
         enroll("anna b", [blob_speaker(1, 400, rng)], folder)
 
@@ -215,5 +215,5 @@ def test_run_enroll_from_audio(tmp_path):
     with pytest.raises(InputError, match="already enrolled"):
         run_enroll(args)
     args = parser.parse_args(["anna", audio, "-o", str(tmp_path / "spk"), "--replace",
-                              "--relevance-factor", "16"])
+                              "--relevance-factor", "4"])
     assert run_enroll(args) == 0

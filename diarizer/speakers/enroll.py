@@ -324,7 +324,8 @@ def enroll(name, sources, folder, *, ubm=None, settings=None, replace=False,
     replace : bool, default=False
         Replace an enrolled speaker of the same name instead of raising.
     relevance_factor : float, optional
-        MAP relevance factor (default: the folder's, else the setting ``relevance_factor``).
+        MAP relevance factor (default: the folder's, else the setting
+        ``enroll_relevance_factor``).
     ubm_components : int, default=64
 
     Returns
@@ -395,7 +396,7 @@ def enroll(name, sources, folder, *, ubm=None, settings=None, replace=False,
                          f"has {ubm.n_features}")
     r = relevance_factor
     if r is None:
-        r = db.relevance_factor if db is not None else float(settings.relevance_factor)
+        r = db.relevance_factor if db is not None else float(settings.enroll_relevance_factor)
     if r < 0:
         raise ConfigError(f"The 'relevance_factor' must be a float >= 0. Got {r} instead.")
     if db is not None and db.entries and abs(r - db.relevance_factor) > 1e-12:
@@ -454,7 +455,8 @@ def add_enroll_arguments(parser):
     parser.add_argument("--replace", action="store_true",
                         help="replace a speaker already enrolled under NAME")
     parser.add_argument("--relevance-factor", dest="relevance_factor", type=float, default=None,
-                        metavar="R", help="MAP relevance factor (default: the folder's, else 16)")
+                        metavar="R", help="MAP relevance factor (default: the folder's, else the"
+                        " enroll_relevance_factor setting, 4)")
     parser.add_argument("-c", "--config", metavar="CFG", default=None,
                         help="configuration file whose feature settings are used")
     return parser

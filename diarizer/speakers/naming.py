@@ -208,8 +208,7 @@ def apply_speaker_names(settings, features, labels, names):
     Parameters
     ----------
     settings : Settings
-        Uses ``speakers`` and ``id_threshold`` (and ``id_tnorm_threshold``, ``id_min_cohort``
-        when the schema has them; :data:`TNORM_THRESHOLD` and :data:`MIN_COHORT` otherwise).
+        Uses ``speakers``, ``id_threshold``, ``id_tnorm_threshold`` and ``id_min_cohort``.
     features : Features
         The meeting's frames (full timeline).
     labels : ndarray of shape (n_frames,)
@@ -233,11 +232,9 @@ def apply_speaker_names(settings, features, labels, names):
     """
     db = cached_speakers(settings.speakers)
     db.check_features(features.X.shape[1], features.frame_period, features.source)
-    # 'id_tnorm_threshold' and 'id_min_cohort' are not settings yet: module defaults until they are
     new, scores = name_clusters(
         db, features.X, labels, names, id_threshold=settings.id_threshold,
-        tnorm_threshold=getattr(settings, "id_tnorm_threshold", TNORM_THRESHOLD),
-        min_cohort=getattr(settings, "id_min_cohort", MIN_COHORT))
+        tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort)
     first = {}
     remap = np.array([first.setdefault(n, i) for i, n in enumerate(new)] + [-1], dtype=np.int64)
     turn_labels = remap[np.where(labels >= 0, labels, len(new))]
