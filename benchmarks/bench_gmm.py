@@ -1,6 +1,6 @@
 """Benchmark of the GMM engine against scikit-learn (run by hand; prints tables).
 
-    python benchmarks/bench_gmm.py [--quick] [--reps 3]
+    python benchmarks/bench_gmm.py [--quick] [--reps 3] [--blas-threads 1]
 
 1. One EM iteration (E-step with statistics + M-step) of a single GMM, N=360000, D=19,
    M in {5, 32, 128}, diag/full, float64/float32, against sklearn's own ``_e_step`` + ``_m_step``
@@ -164,18 +164,24 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="M in {5, 32} only in table 1")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit the BLAS threads of both sides (steadier on a loaded machine)")
     args = ap.parse_args()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.blas_threads, user_api="blas")
     try:
         from threadpoolctl import threadpool_info
         threads = ", ".join(f"{i['internal_api']}:{i['num_threads']}" for i in threadpool_info())
     except ImportError:
         threads = "unknown"
+    X64 = np.random.default_rng(0).normal(size=(N, D))  # (imports numpy's BLAS before the query)
     print(f"BLAS threads: {threads}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; "
           f"cpus={os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
-    X64 = np.random.default_rng(0).normal(size=(N, D))
     bench_single(X64, args.reps, (5, 32) if args.quick else (5, 32, 128))
     bench_batched(X64, args.reps)
     bench_scoring(X64, args.reps)
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

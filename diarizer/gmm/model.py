@@ -22,8 +22,10 @@ from ._checks import (
     _parse_groups,
     _resolve_dtype,
 )
+from ._em import em_diag_unit, plan_units
 from ._init import kmeans_seed, original_seed
 from ._kernels import (
+    DIAG_CHUNK,
     component_log_prob,
     compute_precision_cholesky,
     default_chunk_size,
@@ -401,22 +403,25 @@ class GMMSet:
 
     def _chunk_scorer(self, X, chunk_size):
         """(function of a chunk start -> component-major (C, n) log-densities, chunk starts)."""
-        xp = self.xp
+        xp, ct = self.xp, self.covariance_type
         # Work in coordinates centred on the mean of the component means: the matrix-product
         # form then loses far less to cancellation in float32 when features have large offsets.
         shift = xp.mean(self.means, axis=0)
-        params = scoring_params(self.weights, self.means - shift, self.precisions_cholesky,
-                                self.covariance_type, xp=xp)
+        params = scoring_params(self.weights, self.means - shift, self.precisions_cholesky, ct,
+                                xp=xp)
         C, D = self.means.shape
+        n = X.shape[0]
         if chunk_size is None:
-            chunk_size = default_chunk_size(C * (D if self.covariance_type == "full" else 2))
+            chunk_size = DIAG_CHUNK if ct == "diag" else default_chunk_size(C * D)
 
         def score(s):
-            Z = frame_design(X[s:min(s + chunk_size, X.shape[0]), ...] - shift,
-                             self.covariance_type, xp=xp)
-            return component_log_prob(Z, params, self.covariance_type, xp=xp)
+            Xc = X[s:min(s + chunk_size, n), ...] - shift
+            if ct == "diag":
+                Z = frame_design(Xc, ct, xp=xp, chunk_size=Xc.shape[0])
+                return xp.matmul(params[0], Z[0, ...])
+            return component_log_prob(frame_design(Xc, ct, xp=xp), params, ct, xp=xp)
 
-        return score, range(0, X.shape[0], chunk_size)
+        return score, range(0, n, chunk_size)
 
     def _iter_component_chunks(self, X, chunk_size):
         """Component-major (C, n) log-densities of consecutive frame chunks."""
@@ -468,7 +473,7 @@ class GMMSet:
         shift = self.xp.mean(mu, axis=0)
         params = scoring_params(w, mu - shift, pc, self.covariance_type, xp=self.xp)
         Z = frame_design(X - shift, self.covariance_type, xp=self.xp)
-        return component_log_prob(Z, params, self.covariance_type, xp=self.xp)
+        return component_log_prob(Z, params, self.covariance_type, xp=self.xp)[:, :X.shape[0]]
 
     def eval(self, X, gmm=None):
         """Per-frame log-likelihood and component posteriors, as the original GMM specializer.
@@ -593,6 +598,8 @@ class GMMSet:
         lls = np.zeros(G)
         n_iter = np.zeros(G, dtype=np.int64)
         conv = np.zeros(G, dtype=bool)
+        if self.covariance_type == "diag":
+            return self._fit_diag(X, idx, max_iter, min_iter, tol, chunk_size)
 
         def one(g):
             w, mu, cov, pc = self._slice(g)
@@ -620,6 +627,73 @@ class GMMSet:
             new.append(out[3])
         self.weights, self.means, self.covariances, self.precisions_cholesky = (
             xp.concat([p[i] for p in new], axis=0) for i in range(4))
+        log.debug("EM of %d GMMs: iterations %s, log-likelihoods %s", G, n_iter.tolist(),
+                  lls.tolist())
+        return FitResult(lls, n_iter, conv)
+
+    def _eps(self, n, tol):
+        D = self.n_features
+        return tol if tol is not None else (1 + D + D * (D + 1) / 2) * np.log(n * D) * 1e-4
+
+    def _fit_diag(self, X, idx, max_iter, min_iter, tol, chunk_size):
+        """Diagonal EM of all GMMs in batched work units (see :mod:`._em`); in place."""
+        xp, G = self.xp, self.n_gmms
+        sizes = [int(i.size) for i in idx]
+        units = plan_units(sizes, self.n_components.tolist(), _engine_threads(),
+                           _MAX_THREADED_ITEM)
+        cs = int(chunk_size or DIAG_CHUNK)
+        debug = log.isEnabledFor(logging.DEBUG)
+
+        def note(g, it, L_new, change):
+            log.debug("GMM %d, EM iteration %d: log-likelihood %.6f (change %.4g)", g, it,
+                      L_new, change)
+
+        def run(k):
+            gmms = units[k]
+            designs, shifts = [], []
+            for g in gmms:
+                Xg = _gather(X, idx[g], xp=xp)
+                # EM runs in coordinates centred on the mean of the GMM's frames (float32
+                # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
+                shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64, copy=False), axis=0),
+                                  self.dtype)
+                designs.append(Xg - shift)
+                shifts.append(shift)
+            comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
+                                              for g in gmms]))
+            M = int(self.n_components[gmms[0]])
+            shift_rows = xp.reshape(xp.stack([xp.broadcast_to(sh[None, :], (M, sh.shape[0]))
+                                              for sh in shifts]), (len(gmms) * M, -1))
+            w, mu, cov, pc = (xp.take(a, comp, axis=0) for a in
+                              (self.weights, self.means, self.covariances,
+                               self.precisions_cholesky))
+            eps = np.asarray([self._eps(sizes[g], tol) for g in gmms], dtype=np.float64)
+            L, it, cv, (w, mu, cov, pc) = em_diag_unit(
+                designs, (w, mu - shift_rows, cov, pc), eps, max_iter, min_iter, xp=xp,
+                dtype=self.dtype, reg_covar=self.reg_covar, var_floor=self.var_floor,
+                gmm_ids=gmms, chunk_size=cs, on_iteration=note if debug else None)
+            return L, it, cv, (w, mu + shift_rows, cov, pc)
+
+        outs = _map_gmms(run, len(units), xp, [sum(sizes[g] for g in u) for u in units])
+        lls = np.zeros(G)
+        n_iter = np.zeros(G, dtype=np.int64)
+        conv = np.zeros(G, dtype=bool)
+        where = {}
+        for k, (gmms, out) in enumerate(zip(units, outs)):
+            lls[gmms], n_iter[gmms], conv[gmms] = out[0], out[1], out[2]
+            for j, g in enumerate(gmms):
+                where[g] = (k, j)
+        # reassemble the parameters in GMM order (GMMs without frames keep theirs)
+        pieces = []
+        for g in range(G):
+            if g not in where:
+                pieces.append(self._slice(g))
+                continue
+            k, j = where[g]
+            M = int(self.n_components[g])
+            pieces.append(tuple(a[j * M:(j + 1) * M, ...] for a in outs[k][3]))
+        self.weights, self.means, self.covariances, self.precisions_cholesky = (
+            xp.concat([p[i] for p in pieces], axis=0) for i in range(4))
         log.debug("EM of %d GMMs: iterations %s, log-likelihoods %s", G, n_iter.tolist(),
                   lls.tolist())
         return FitResult(lls, n_iter, conv)

@@ -1,0 +1,168 @@
+"""Batched EM of many diagonal GMMs with the same number of components, on their own frames.
+
+The frames of every GMM are turned into chunks of the feature-major design ``[X*X ; X ; 1]``
+(:func:`._kernels.frame_design`) once per fit and concatenated, so one E-step of all the GMMs
+is a few batched matrix products over blocks of chunks instead of a Python loop over GMMs and
+chunks (:func:`._kernels.diag_estep_chunks`). A chunk's work depends only on its own frames and
+its GMM's parameters, and every GMM sums its chunks in order: the result of a GMM is the same
+whatever other GMMs share its unit, so the units can run on threads.
+"""
+
+import numpy as np
+
+from .._xp import to_numpy
+from ..exceptions import NumericalError
+from ._kernels import (
+    compute_precision_cholesky,
+    diag_design,
+    diag_estep_chunks,
+    mstep,
+    scoring_params,
+)
+
+__all__ = []
+
+
+def plan_units(sizes, n_components, n_threads, max_frames):
+    """Split GMMs into work units: same component count, balanced frame totals.
+
+    Parameters
+    ----------
+    sizes : sequence of int of length G
+        Frames of every GMM (GMMs with 0 frames are left out).
+    n_components : sequence of int of length G
+    n_threads : int
+        Units wanted per component count (at least), so the threads have balanced work.
+    max_frames : int
+        Frames per unit above which a unit is split further (bounds the design's memory).
+
+    Returns
+    -------
+    list of list of int
+        GMM indices of every unit, largest first within a unit.
+    """
+    units = []
+    for M in sorted(set(int(m) for m, n in zip(n_components, sizes) if n > 0)):
+        gmms = sorted((g for g in range(len(sizes)) if sizes[g] > 0 and n_components[g] == M),
+                      key=lambda g: (-sizes[g], g))
+        total = sum(sizes[g] for g in gmms)
+        k = max(min(n_threads, len(gmms)), -(-total // max(max_frames, 1)))
+        k = min(k, len(gmms))
+        bins, load = [[] for _ in range(k)], [0] * k
+        for g in gmms:  # largest first into the least-loaded unit
+            i = min(range(k), key=lambda j: (load[j], j))
+            bins[i].append(g)
+            load[i] += sizes[g]
+        units.extend(sorted(b, key=lambda g: (-sizes[g], g)) for b in bins if b)
+    return units
+
+
+def _sum_chunks(values, bounds, gmms, *, xp):
+    """Per-GMM ordered sums of per-chunk values over the chunk ranges ``bounds[g]:bounds[g+1]``."""
+    return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
+
+
+def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar, var_floor,
+                 gmm_ids, chunk_size, on_iteration=None):
+    """EM of u diagonal GMMs of M components each, every one on its own design.
+
+    Parameters
+    ----------
+    blocks : list of u arrays of shape (n_g, D)
+        Frames of every GMM (in the coordinates of ``params``).
+    params : tuple
+        ``(weights (u*M,), means (u*M, D), covariances (u*M, D), precisions_cholesky (u*M, D))``
+        concatenated over the GMMs, in the designs' coordinates.
+    eps : ndarray of shape (u,)
+        Convergence thresholds on the change of total log-likelihood.
+    max_iter, min_iter : int
+    xp : namespace
+    dtype : xp dtype
+    reg_covar : float
+    var_floor : float64 array of shape (D,) or None
+    gmm_ids : sequence of int
+        GMM numbers used in error messages and the log.
+    chunk_size : int
+        Frames per E-step chunk.
+    on_iteration : callable, optional
+        ``on_iteration(gmm_id, it, L_new, change)`` after every E-step of a GMM (debug log).
+
+    Returns
+    -------
+    L : ndarray of shape (u,)
+        Total log-likelihoods after the final E-step.
+    n_iter : ndarray of shape (u,), int
+    converged : ndarray of shape (u,), bool
+    params : tuple
+        Final parameters, concatenated as ``params``.
+
+    Raises
+    ------
+    NumericalError
+        A covariance is not positive; the message names the GMM.
+    """
+    u = len(blocks)
+    w, mu, cov, pc = params
+    M = w.shape[0] // u
+    D = blocks[0].shape[1]
+    K = 2 * D + 1
+    design = diag_design(blocks, chunk_size=chunk_size, xp=xp)
+    nch = [max(1, -(-int(b.shape[0]) // chunk_size)) for b in blocks]
+    bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
+    owner = xp.asarray(np.repeat(np.arange(u), nch))
+    top = max(max_iter, min_iter)
+    st = [None] * u
+
+    def estep_active(active, w, mu, pc, stats):
+        W = xp.reshape(scoring_params(w, mu, pc, "diag", xp=xp)[0], (u, M, K))
+        gs = np.flatnonzero(active)
+        lls = []
+        # contiguous runs of active GMMs -> contiguous chunk ranges
+        runs = np.split(gs, np.flatnonzero(np.diff(gs) != 1) + 1) if gs.size else []
+        for run in runs:
+            a, b = int(bounds[run[0]]), int(bounds[run[-1] + 1])
+            ll, s = diag_estep_chunks(design[a:b, ...], W, owner[a:b], xp=xp, stats=stats)
+            local = bounds - a
+            lls.extend(_sum_chunks(ll, local, run, xp=xp))
+            if stats:
+                for g, v in zip(run, _sum_chunks(s, local, run, xp=xp)):
+                    st[g] = v
+        return to_numpy(xp.stack(lls)).astype(np.float64) if lls else np.zeros(0)
+
+    active = np.ones(u, dtype=bool)
+    L = estep_active(active, w, mu, pc, top > 0)
+    n_iter = np.zeros(u, dtype=np.int64)
+    conv = np.zeros(u, dtype=bool)
+    it = 0
+    while True:
+        active &= (it < min_iter) | ((it < max_iter) & ~conv)
+        if not active.any():
+            break
+        S = xp.stack(st, axis=0)  # (u, M, K) float64; stale rows of inactive GMMs are unused
+        S = xp.reshape(S, (u * M, K))
+        nw, nmu, ncov, _ = mstep(S[:, 2 * D], S[:, D:2 * D], S[:, :D], mu, "diag", xp=xp,
+                                 dtype=dtype, reg_covar=reg_covar, var_floor=var_floor,
+                                 n_gmms=u, precisions=False)
+        if active.all():
+            w, mu, cov = nw, nmu, ncov
+        else:
+            rows = xp.asarray(np.repeat(active, M))
+            w = xp.where(rows, nw, w)
+            mu = xp.where(rows[:, None], nmu, mu)
+            cov = xp.where(rows[:, None], ncov, cov)
+        try:
+            pc = compute_precision_cholesky(cov, "diag", xp=xp)
+        except NumericalError as exc:
+            bad = ~np.all(to_numpy(cov).reshape(u, -1) > 0, axis=1)
+            g = int(gmm_ids[int(np.flatnonzero(bad)[0])]) if bad.any() else int(gmm_ids[0])
+            raise NumericalError(f"GMM {g}: {exc}") from None
+        it += 1
+        n_iter[active] = it
+        L_new = estep_active(active, w, mu, pc, it < top)
+        change = L_new - L[active]
+        conv[active] = np.abs(change) <= eps[active]
+        if on_iteration is not None:
+            for g, Ln, ch in zip(np.flatnonzero(active), L_new, change):
+                on_iteration(int(gmm_ids[g]), it, float(Ln), float(ch))
+        L[active] = L_new
+    return L, n_iter, conv, (w, mu, cov, pc)
