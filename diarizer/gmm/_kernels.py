@@ -155,10 +155,14 @@ def diag_design(blocks, *, chunk_size, xp):
     R = rows[0] if len(rows) == 1 else xp.concat(rows, axis=0)
     ones = xp.concat(mask, axis=0) if len(mask) > 1 else mask[0]
     nb = R.shape[0] // cs
-    # chunk-blocked transpose (a chunk's (cs, D) block stays in cache while it is transposed)
-    XT = xp.permute_dims(xp.reshape(R, (nb, cs, D)), (0, 2, 1))
-    XT = xp.reshape(xp.reshape(XT, (-1,)), (nb, D, cs))
-    return xp.concat([XT * XT, XT, xp.reshape(ones, (nb, 1, cs))], axis=1)
+    # Written into one buffer by slice assignment (no concatenated temporaries); the transpose is
+    # chunk-blocked: a chunk's (cs, D) block stays in cache while it is transposed.
+    out = xp.empty((nb, 2 * D + 1, cs), dtype=dtype)
+    out[:, D:2 * D, :] = xp.permute_dims(xp.reshape(R, (nb, cs, D)), (0, 2, 1))
+    XT = out[:, D:2 * D, :]
+    out[:, :D, :] = XT * XT
+    out[:, 2 * D, :] = xp.reshape(ones, (nb, cs))
+    return out
 
 
 def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
