@@ -9,7 +9,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synth import make_meeting  # noqa: E402
 
 from diarizer.features.mfcc import log_energy, mfcc  # noqa: E402
-from diarizer.features.sad import _model_features, energy_sad, model_sad  # noqa: E402
+from diarizer.features.sad import (  # noqa: E402
+    _dilate,
+    _model_features,
+    energy_sad,
+    mask_to_runs,
+    model_sad,
+)
 from diarizer.io.audio import read_audio  # noqa: E402
 
 
@@ -108,7 +114,39 @@ def test_model_sad_single_class_falls_back_to_energy():
     (np.zeros((10, 3)), np.zeros(10), {"max_train": 50}, "max_train=50"),
     (np.zeros((10, 3)), np.zeros(10), {"clip": -1.0}, "clip=-1.0"),
     (np.zeros((10, 3)), np.zeros(10), {"smooth": 0}, "smooth=0"),
+    (np.zeros((10, 3)), np.zeros(10), {"pad": -0.1}, "pad=-0.1"),
 ])
 def test_model_sad_rejects_bad_input(X, e, kw, match):
     with pytest.raises(ValueError, match=match):
         model_sad(X, e, **kw)
+
+
+def _m(s):
+    return np.array([c == "#" for c in s], dtype=bool)
+
+
+@pytest.mark.parametrize("raw,width,expected", [
+    ("....#....", 2, "..#####.."),
+    ("#.......#", 2, "###...###"),  # clipped at both ends
+    ("..#..#..", 1, ".######."),  # a 2-frame gap closes when both runs grow by 1
+    ("..#...#..", 1, ".###.###."),  # a 3-frame gap keeps 1 frame
+    ("..#....#.", 1, ".###..###"),
+    ("..#.#", 0, "..#.#"),
+    ("", 3, ""),
+])
+def test_dilate(raw, width, expected):
+    assert _dilate(_m(raw), width).tolist() == _m(expected).tolist()
+
+
+def test_model_sad_pad_grows_every_run(meeting):
+    X, e, _ = meeting
+    plain = model_sad(X, e)
+    padded = model_sad(X, e, pad=0.05)
+    assert not (plain & ~padded).any()  # padding only adds speech
+    for s, t in zip(*[a[v] for a, v in [(x, mask_to_runs(plain)[2])
+                                         for x in mask_to_runs(plain)[:2]]]):
+        assert padded[max(s - 5, 0):min(t + 5, e.size)].all()  # 5 frames each side
+    # turns are separated by more than 0.3 s + 2 * 0.05 s here, so nothing merges and each
+    # interior run edge moved by exactly 5 frames
+    assert padded.sum() - plain.sum() == 10 * int(mask_to_runs(plain)[2].sum()) - (
+        5 if plain[0] else 0) - (5 if plain[-1] else 0)
