@@ -2,6 +2,7 @@
 
     python benchmarks/sad_eval.py [/work/shared/data] [--cache /work/cache/meetings]
                                   [--speed /work/cache/meetings/speed/speed_1h.wav]
+                                  [--set min_silence=0.4 --set pad=0.1 ...]
 
 Both detectors (energy threshold, and the GMM model detector bootstrapped from it) on the real
 recordings, and on the synthetic meetings of ``benchmarks/datasets.py`` when the cache exists.
@@ -87,10 +88,24 @@ def cache_cases(cache, sets=("synthetic10", "realvoice")):
                 yield uri, wav, _rttm_regions(rttm, uri)
 
 
+_BOTH = ("min_speech", "min_silence")
+
+
 def _detect(detector, X, e, **sad_kw):
     if detector == "energy":
-        return energy_sad(e, hop=HOP, **sad_kw)
+        return energy_sad(e, hop=HOP, **{k: v for k, v in sad_kw.items() if k in _BOTH})
     return model_sad(X, e, hop=HOP, **sad_kw)
+
+
+def _parse_set(items):
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key] = None if value == "None" else int(value)
+        except ValueError:
+            out[key] = float(value)
+    return out
 
 
 def evaluate(items, detector, **sad_kw):
@@ -143,6 +158,9 @@ def main(argv=None):
     parser.add_argument("--speed", help="a long WAV to time the detectors on")
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--only-speed", action="store_true", help="skip the accuracy tables")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword of both detectors (min_silence, min_speech) or, for"
+                        " keys only model_sad takes (pad, clip, ...), of the model detector")
     args = parser.parse_args(argv)
     with threadpool_limits(args.blas_threads):
         _run(args)
@@ -151,10 +169,11 @@ def main(argv=None):
 def _run(args):
     real = [c for c in cases(args.root) if c[0] not in ("count", "count2")]
     synth = list(cache_cases(args.cache))
+    kw = _parse_set(args.set)
     for detector in ("energy", "model") if not args.only_speed else ():
-        evaluate(real, detector)
+        evaluate(real, detector, **kw)
         if synth:
-            evaluate(synth, detector)
+            evaluate(synth, detector, **kw)
     if args.speed:
         time_detectors(args.speed)
 
