@@ -191,18 +191,18 @@ SCHEMA = (
             group="model"),
     Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
             " (frames)", min=1, group="model"),
-    Setting("ccr", "float", 2.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
+    Setting("ccr", "float", 1.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"
             " initial_clusters)", min=0.0, group="model"),
-    Setting("initial_segmentation", "choice", "uniform", "initial clusters: uniform"
+    Setting("initial_segmentation", "choice", "kmeans", "initial clusters: uniform"
             " (initial_clusters consecutive blocks, the original) or kmeans (k-means over the"
             " mean vectors of seg_length-frame segments)", choices=("uniform", "kmeans"),
             group="model"),
-    Setting("merge_candidates", "int", 0, "per merge step, train every candidate merged model"
+    Setting("merge_candidates", "int", 4, "per merge step, train every candidate merged model"
             " one EM iteration and only this many (the best after it) to the end (0 = all to"
             " the end)", min=0, group="model"),
-    Setting("max_cluster_frames", "int", 0, "clustering works on at most this many speech"
+    Setting("max_cluster_frames", "int", 30000, "clustering works on at most this many speech"
             " frames (every k-th frame of longer meetings); the final labelling still scores"
             " every frame (0 = cluster every frame)", min=0, group="model"),
     Setting("merge_tolerance", "float", 0.0, "also merge a pair whose delta-BIC is negative but"
