@@ -178,6 +178,8 @@ SCHEMA = (
             " (s)", min=0.0, group="features"),
     Setting("sad_min_silence", "float", 0.3, "shortest silence run kept by the speech detector"
             " (s)", min=0.0, group="features"),
+    Setting("sad_pad", "float", 0.0, "hangover of the model speech detector: every speech run"
+            " grows by this much (s) on both sides", min=0.0, max=2.0, group="features"),
     Setting("covariance_type", "choice", "diag", "GMM covariance type",
             choices=("diag", "full"), group="model"),
     Setting("backend", "choice", "numpy", "array library for the GMM engine (cupy needs the"

@@ -218,25 +218,19 @@ def _load_features(settings):
         X, frame_period = htk.data, htk.frame_period
         timings["read"] = time.perf_counter() - t
     elif settings.audio:
-        from .features.mfcc import log_energy, mfcc
-        from .io.audio import read_audio
+        from .features.stream import audio_features
 
+        # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
-        y, _ = read_audio(source, sample_rate=settings.sample_rate)
-        if y.size < MIN_SPEECH_SECONDS * settings.sample_rate:  # say so, not "found no speech"
-            raise InputError(source, f"audio lasts only {y.size / settings.sample_rate:.2f} s;"
-                             f" at least {MIN_SPEECH_SECONDS:g} s of speech is needed")
-        timings["read"] = time.perf_counter() - t
-        t = time.perf_counter()
-        X = mfcc(y, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
-                 window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
-                 include_c0=settings.mfcc_c0)
-        if settings.sad != "none" and not settings.spnsp_file:
-            energy = log_energy(y, sample_rate=settings.sample_rate, window=settings.mfcc_window,
-                                hop=settings.mfcc_hop)
-        del y  # the signal is not needed past this point: free it before speech detection
+        X, energy, info = audio_features(
+            source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
+            window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
+            include_c0=settings.mfcc_c0,
+            energy=settings.sad != "none" and not settings.spnsp_file, timings=timings)
+        if info.n_samples < MIN_SPEECH_SECONDS * settings.sample_rate:  # not "found no speech"
+            raise InputError(source, f"audio lasts only {info.n_samples / settings.sample_rate:.2f}"
+                             f" s; at least {MIN_SPEECH_SECONDS:g} s of speech is needed")
         frame_period = settings.mfcc_hop
-        timings["mfcc"] = time.perf_counter() - t
     else:
         raise ConfigError("One of the 'mfcc_feats' or 'audio' settings is required.")
     n = X.shape[0]
@@ -254,7 +248,8 @@ def _load_features(settings):
         kw = dict(hop=frame_period, min_speech=settings.sad_min_speech,
                   min_silence=settings.sad_min_silence)
         if settings.sad == "model":
-            speech = model_sad(X, energy[:n], backend=settings.backend, seed=settings.seed, **kw)
+            speech = model_sad(X, energy[:n], backend=settings.backend, seed=settings.seed,
+                               pad=settings.sad_pad, **kw)
         else:
             speech = energy_sad(energy[:n], **kw)
         if speech.size < n:
