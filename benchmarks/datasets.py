@@ -16,6 +16,9 @@ synthetic10
 realvoice
     Five 5-minute meetings of real LibriSpeech voices from
     ``concat_meeting.py --phrases`` (3-6 speakers, some overlap).
+realvoice1
+    Ten 1-minute meetings made the same way (3-6 speakers): short recordings
+    with many speakers.
 speed
     ``speed_10m``, ``speed_1h`` and ``speed_4h`` synthetic meetings for
     run-time scaling.  ``speed_4h`` is four 1-hour meetings with the same five
@@ -58,7 +61,7 @@ logger = logging.getLogger("benchmarks.datasets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SR = 16000
-ALL_SETS = ("real", "synthetic10", "realvoice", "speed")
+ALL_SETS = ("real", "synthetic10", "realvoice", "realvoice1", "speed")
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -126,6 +129,13 @@ REALVOICE = (
     RealVoiceSpec("rv5_c", 5, 4, 303, 0.35),
     RealVoiceSpec("rv5_d", 5, 5, 304, 0.40, 20),
     RealVoiceSpec("rv5_e", 5, 6, 305, 0.30),
+)
+
+# Ten 1-minute meetings of real voices, 3-6 speakers: short recordings with many speakers, where
+# a data-driven number of initial clusters (ccr) must not collapse the speakers.
+REALVOICE1 = tuple(
+    RealVoiceSpec(f"rv1_{chr(ord('a') + i)}", 1, 3 + i % 4, 401 + i, 0.30)
+    for i in range(10)
 )
 
 SPEED_VOICES = "kal_diphone,ked_diphone,cmu_us_slt_arctic_hts,lp_diphone,pc_diphone"
@@ -472,6 +482,10 @@ def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict
             for spec in REALVOICE:
                 make_realvoice(spec, folder, shared)
             names = [s.name for s in REALVOICE]
+        elif name == "realvoice1":
+            for spec in REALVOICE1:
+                make_realvoice(spec, folder, shared)
+            names = [s.name for s in REALVOICE1]
         elif name == "speed":
             for spec in SPEED:
                 make_synthetic(spec, folder, shared, tts_root / name)
