@@ -1,7 +1,7 @@
 """End-to-end speed and memory of the diarizer (issue 10; run by hand, prints a table).
 
     python benchmarks/bench_pipeline.py [--meetings speed_10m,speed_1h,speed_4h]
-        [--configs default,fast,accurate,proposed] [--repeat 1] [--no-features] [--no-peer]
+        [--configs default,fast,accurate] [--repeat 1] [--no-features] [--no-peer]
         [--backend numpy|cupy|array_api_strict] [--out DIR] [--compare-src OLD_TREE]
 
 Each row is one ``diarizer`` process (``diarizer.cli.main`` in a child Python, exactly what
@@ -18,8 +18,8 @@ JSON file). Columns:
 * merge steps, speakers found, and the Forgiving DER (collar 0.25 s, overlap skipped, the
   meeting's UEM) computed with :func:`diarizer.scoring.score`.
 
-Configs: ``default`` (no config file), ``fast`` / ``accurate`` (``configs/*.cfg``), ``proposed``
-(the default about to be adopted: Viterbi resegmentation, k-means init, ccr 2, model SAD).
+Configs: ``default`` (no config file), ``fast`` / ``accurate`` (``configs/*.cfg``: the original's
+two presets of its own keys, our settings at their defaults).
 ``+feat`` rows cluster precomputed features: the MFCC of the same audio written as HTK plus an
 spnsp file of the speech detector's frames (``--mfcc-feats ... --spnsp-file ...``), so the
 same frames are clustered; their ``clust xRT`` is the clustering-alone figure.
@@ -51,8 +51,6 @@ CONFIGS = {
     "default": [],
     "fast": ["-c", str(ROOT / "configs" / "fast.cfg")],
     "accurate": ["-c", str(ROOT / "configs" / "accurate.cfg")],
-    "proposed": ["--resegmentation", "viterbi", "--gmm-init", "kmeans", "--ccr", "2",
-                 "--sad", "model"],
 }
 STAGES = [("read", "read"), ("mfcc", "mfcc"), ("sad", "sad"), ("init", "initial_training"),
           ("reseg", "resegmentation"), ("merge", "merging"), ("clr", "clr"), ("output", "output")]
@@ -190,8 +188,8 @@ def fmt_row(name, cfg, dur, walls, rss, info, der):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--meetings", default="speed_10m,speed_1h,speed_4h")
-    ap.add_argument("--configs", default="default,fast,accurate,proposed")
-    ap.add_argument("--feature-configs", default="default,proposed",
+    ap.add_argument("--configs", default="default,fast,accurate")
+    ap.add_argument("--feature-configs", default="default",
                     help="configs also run from precomputed features ('' = none)")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--no-peer", action="store_true")

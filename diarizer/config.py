@@ -176,7 +176,7 @@ SCHEMA = (
             choices=("model", "energy", "none"), group="features"),
     Setting("sad_min_speech", "float", 0.25, "shortest speech run kept by the speech detector"
             " (s)", min=0.0, group="features"),
-    Setting("sad_min_silence", "float", 0.3, "shortest silence run kept by the speech detector"
+    Setting("sad_min_silence", "float", 0.4, "shortest silence run kept by the speech detector"
             " (s)", min=0.0, group="features"),
     Setting("sad_pad", "float", 0.0, "hangover of the model speech detector: every speech run"
             " grows by this much (s) on both sides", min=0.0, max=2.0, group="features"),
