@@ -14,8 +14,11 @@ map_adapt
     MAP adaptation of a background model to many groups of frames at once.
 GaussianMixture
     A single GMM with scikit-learn's estimator interface.
+prepare_frames, Frames
+    Frames checked and converted once, for many engine calls on the same frames.
 """
 
+from ._checks import Frames, prepare_frames
 from .map import map_adapt
 from .merge import merge_pairs
 from .mixture import GaussianMixture
@@ -23,4 +26,4 @@ from .model import FitResult, GMMSet
 from .serialize import dump_gmms, load_gmms
 
 __all__ = ["GMMSet", "FitResult", "merge_pairs", "dump_gmms", "load_gmms", "map_adapt",
-           "GaussianMixture"]
+           "GaussianMixture", "Frames", "prepare_frames"]

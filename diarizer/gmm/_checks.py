@@ -5,7 +5,7 @@ import numpy as np
 from .._xp import to_numpy
 from ..exceptions import InputError
 
-__all__ = []
+__all__ = ["Frames", "prepare_frames"]
 
 
 def _resolve_dtype(xp, dtype, default):
@@ -23,8 +23,79 @@ def _dtype_name(dtype):
     return "float32" if "32" in str(dtype) else "float64"
 
 
+class Frames:
+    """Frames checked once (shape, dtype, finite values), reusable by every GMM engine call.
+
+    Made by :func:`prepare_frames`. Every entry point that takes ``X`` also takes a ``Frames``
+    of the same backend and dtype and then skips the conversion and the check for NaN and
+    infinite values (a pass over all frames per call). The frames must not be modified in
+    place afterwards.
+
+    Attributes
+    ----------
+    array : xp array of shape (n_frames, n_features)
+        The checked frames, in ``dtype``.
+    xp : namespace
+    dtype : xp dtype
+    """
+
+    __slots__ = ("array", "xp", "dtype")
+
+    def __init__(self, array, xp, dtype):
+        self.array, self.xp, self.dtype = array, xp, dtype
+
+    @property
+    def shape(self):
+        """``(n_frames, n_features)``."""
+        return tuple(self.array.shape)
+
+    def __repr__(self):
+        return f"Frames(shape={self.shape}, dtype={_dtype_name(self.dtype)})"
+
+
+def prepare_frames(X, *, xp="numpy", dtype=None):
+    """Check and convert frames once, for many GMM engine calls on the same frames.
+
+    Parameters
+    ----------
+    X : array of shape (n_frames, n_features)
+        Frames (numpy or xp array).
+    xp : namespace or str, default='numpy'
+        Array namespace (or backend name) of the GMMs the frames are for.
+    dtype : {'float32', 'float64'} or xp dtype, optional
+        Dtype of those GMMs (default float64).
+
+    Returns
+    -------
+    Frames
+
+    Raises
+    ------
+    InputError
+        ``X`` is not 2-D or holds NaN or infinite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> prepare_frames(np.zeros((4, 2)), dtype="float32")
+    Frames(shape=(4, 2), dtype=float32)
+    """
+    from .._xp import get_xp
+
+    xp = get_xp(xp)
+    dtype = _resolve_dtype(xp, dtype, "float64")
+    return Frames(_check_frames(X, xp=xp, dtype=dtype, n_features=None), xp, dtype)
+
+
 def _check_frames(X, *, xp, dtype, n_features):
     """Frames as an xp array of ``dtype``; raise InputError on wrong shape or non-finite values."""
+    if isinstance(X, Frames):
+        if X.xp is xp and X.dtype == dtype:
+            if n_features is not None and X.array.shape[1] != n_features:
+                raise InputError(None, f"X has {X.array.shape[1]} features per frame but the "
+                                       f"GMMs have {n_features} (X shape {X.shape})")
+            return X.array
+        X = X.array if X.xp is xp else to_numpy(X.array)
     if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
         X = xp.asarray(np.asarray(X))
     if X.ndim != 2:

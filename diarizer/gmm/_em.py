@@ -63,13 +63,13 @@ def _sum_chunks(values, bounds, gmms, *, xp):
 
 
 def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar, var_floor,
-                 gmm_ids, chunk_size, on_iteration=None):
+                 gmm_ids, chunk_size, on_iteration=None, shifts=None):
     """EM of u diagonal GMMs of M components each, every one on its own design.
 
     Parameters
     ----------
     blocks : list of u arrays of shape (n_g, D)
-        Frames of every GMM (in the coordinates of ``params``).
+        Frames of every GMM (minus ``shifts``: in the coordinates of ``params``).
     params : tuple
         ``(weights (u*M,), means (u*M, D), covariances (u*M, D), precisions_cholesky (u*M, D))``
         concatenated over the GMMs, in the designs' coordinates.
@@ -86,6 +86,8 @@ def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_cova
         Frames per E-step chunk.
     on_iteration : callable, optional
         ``on_iteration(gmm_id, it, L_new, change)`` after every E-step of a GMM (debug log).
+    shifts : list of u arrays of shape (D,), optional
+        Origin of every GMM's coordinates, subtracted while the design is written.
 
     Returns
     -------
@@ -106,7 +108,7 @@ def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_cova
     M = w.shape[0] // u
     D = blocks[0].shape[1]
     K = 2 * D + 1
-    design = diag_design(blocks, chunk_size=chunk_size, xp=xp)
+    design = diag_design(blocks, chunk_size=chunk_size, xp=xp, shifts=shifts)
     nch = [max(1, -(-int(b.shape[0]) // chunk_size)) for b in blocks]
     bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
     owner = xp.asarray(np.repeat(np.arange(u), nch))

@@ -124,16 +124,19 @@ def frame_design(X, covariance_type, *, xp, chunk_size=None):
     return diag_design([X], chunk_size=int(chunk_size or DIAG_CHUNK), xp=xp)
 
 
-def diag_design(blocks, *, chunk_size, xp):
+def diag_design(blocks, *, chunk_size, xp, shifts=None):
     """Diagonal frame design of several frame blocks, each zero-padded to whole chunks.
 
     Parameters
     ----------
     blocks : list of arrays of shape (n_i, D)
-        Frames of every block (e.g. every GMM, already centred).
+        Frames of every block (e.g. every GMM).
     chunk_size : int
         Frames per chunk ``cs``.
     xp : namespace
+    shifts : list of arrays of shape (D,), optional
+        Subtracted from the frames of every block while the design is written (the design of
+        ``blocks[i] - shifts[i]``, with the same values, without a centred copy of the block).
 
     Returns
     -------
@@ -143,26 +146,38 @@ def diag_design(blocks, *, chunk_size, xp):
     cs = int(chunk_size)
     D = blocks[0].shape[1]
     dtype = blocks[0].dtype
-    rows, mask = [], []
-    for X in blocks:
-        n = X.shape[0]
-        pad = max(1, -(-n // cs)) * cs - n
-        rows.append(X)
-        mask.append(xp.ones((n,), dtype=dtype))
-        if pad:
-            rows.append(xp.zeros((pad, D), dtype=dtype))
-            mask.append(xp.zeros((pad,), dtype=dtype))
-    R = rows[0] if len(rows) == 1 else xp.concat(rows, axis=0)
-    ones = xp.concat(mask, axis=0) if len(mask) > 1 else mask[0]
-    nb = R.shape[0] // cs
-    # Written into one buffer by slice assignment (no concatenated temporaries); the transpose is
-    # chunk-blocked: a chunk's (cs, D) block stays in cache while it is transposed.
-    out = xp.empty((nb, 2 * D + 1, cs), dtype=dtype)
-    out[:, D:2 * D, :] = xp.permute_dims(xp.reshape(R, (nb, cs, D)), (0, 2, 1))
-    XT = out[:, D:2 * D, :]
-    out[:, :D, :] = XT * XT
-    out[:, 2 * D, :] = xp.reshape(ones, (nb, cs))
+    nch = [max(1, -(-int(X.shape[0]) // cs)) for X in blocks]
+    # One buffer written block by block and chunk group by chunk group: the transposes and
+    # squares run on cache-sized pieces, and no block-sized temporary (centred copy,
+    # concatenation, full-size square) is ever allocated.
+    out = xp.empty((sum(nch), 2 * D + 1, cs), dtype=dtype)
+    c = 0
+    for i, X in enumerate(blocks):
+        n, k = int(X.shape[0]), nch[i]
+        s = None if shifts is None else xp.reshape(shifts[i], (1, D, 1))
+        full = n // cs
+        for a in range(0, full, _DESIGN_PIECE):
+            b = min(a + _DESIGN_PIECE, full)
+            v = xp.permute_dims(xp.reshape(X[a * cs:b * cs, ...], (b - a, cs, D)), (0, 2, 1))
+            out[c + a:c + b, D:2 * D, :] = v if s is None else v - s
+            v = out[c + a:c + b, D:2 * D, :]
+            out[c + a:c + b, :D, :] = v * v
+            out[c + a:c + b, 2 * D, :] = 1.0
+        if full < k:  # the last, partly filled chunk
+            r, t = n - full * cs, c + full
+            out[t, :, r:] = 0.0
+            if r:
+                v = xp.permute_dims(X[full * cs:, ...], (1, 0))
+                out[t, D:2 * D, :r] = v if s is None else v - s[0, ...]
+                v = out[t, D:2 * D, :r]
+                out[t, :D, :r] = v * v
+                out[t, 2 * D, :r] = 1.0
+        c += k
     return out
+
+
+_DESIGN_PIECE = 8
+"""Chunks transposed and squared at once by :func:`diag_design` (8 x 2048 frames: L2-sized)."""
 
 
 def scoring_params(weights, means, prec_chol, covariance_type, *, xp):

@@ -15,6 +15,7 @@ import numpy as np
 from .._xp import get_xp, to_numpy
 from ..exceptions import InputError, NumericalError
 from ._checks import (
+    Frames,
     _check_frames,
     _check_group_size,
     _dtype_name,
@@ -29,6 +30,7 @@ from ._kernels import (
     component_log_prob,
     compute_precision_cholesky,
     default_chunk_size,
+    diag_design,
     estep,
     frame_design,
     logsumexp_cols,
@@ -228,6 +230,28 @@ class GMMSet:
     # ---------------------------------------------------------------------------------------
     # input checks
 
+    def prepare(self, X):
+        """Frames checked and converted once for this set's backend and dtype.
+
+        Pass the result instead of ``X`` to :meth:`fit`, :meth:`log_likelihood`, :meth:`score`
+        ... of this or any other GMMSet of the same backend and dtype: the NaN/inf check and
+        the dtype conversion then run once instead of once per call.
+
+        Parameters
+        ----------
+        X : array of shape (N, D)
+
+        Returns
+        -------
+        Frames
+
+        Raises
+        ------
+        InputError
+            Wrong shape or non-finite frames.
+        """
+        return Frames(self._frames(X), self.xp, self.dtype)
+
     def _frames(self, X):
         return _check_frames(X, xp=self.xp, dtype=self.dtype, n_features=self.n_features)
 
@@ -415,11 +439,11 @@ class GMMSet:
             chunk_size = DIAG_CHUNK if ct == "diag" else default_chunk_size(C * D)
 
         def score(s):
-            Xc = X[s:min(s + chunk_size, n), ...] - shift
+            Xc = X[s:min(s + chunk_size, n), ...]
             if ct == "diag":
-                Z = frame_design(Xc, ct, xp=xp, chunk_size=Xc.shape[0])
+                Z = diag_design([Xc], chunk_size=Xc.shape[0], xp=xp, shifts=[shift])
                 return xp.matmul(params[0], Z[0, ...])
-            return component_log_prob(frame_design(Xc, ct, xp=xp), params, ct, xp=xp)
+            return component_log_prob(frame_design(Xc - shift, ct, xp=xp), params, ct, xp=xp)
 
         return score, range(0, n, chunk_size)
 
@@ -430,25 +454,52 @@ class GMMSet:
             yield score(s)
 
     def _per_gmm_lse(self, lp):
-        """(C, n) component log-densities -> (G, n) GMM log-likelihoods."""
+        """(C, n) component log-densities -> (G, n) GMM log-likelihoods.
+
+        GMMs with the same number of components share one log-sum-exp over a (G_M, M, n) block
+        (no Python loop over GMMs); the operations and their order per GMM are those of
+        :func:`logsumexp_cols`, so the values do not depend on the other GMMs.
+        """
         xp = self.xp
-        sizes = self.n_components
-        if sizes.size and np.all(sizes == sizes[0]):
-            M = int(sizes[0])
-            a = xp.reshape(lp, (self.n_gmms, M, lp.shape[1]))
+        parts, order = self._lse_plan()
+        out = []
+        for rows, n_g, M in parts:
+            a = lp[rows, ...] if isinstance(rows, slice) else xp.take(lp, rows, axis=0)
+            a = xp.reshape(a, (n_g, M, lp.shape[1]))
             m = xp.max(a, axis=1, keepdims=True)
             m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-            return xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0, :]
-        rows = [logsumexp_cols(lp[int(self._offsets[g]):int(self._offsets[g + 1]), ...], xp=xp)
-                for g in range(self.n_gmms)]
-        return xp.stack(rows, axis=0)
+            out.append(xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0, :])
+        out = out[0] if len(out) == 1 else xp.concat(out, axis=0)
+        return out if order is None else xp.take(out, order, axis=0)
+
+    def _lse_plan(self):
+        """GMMs grouped by component count: ([(rows, G_M, M)], GMM order of the result or None)."""
+        key = self.n_components.tobytes()
+        if getattr(self, "_lse_key", None) == key:
+            return self._lse_cache
+        sizes, off = self.n_components, self._offsets
+        parts, first = [], []
+        for M in sorted(set(sizes.tolist())):
+            gmms = np.flatnonzero(sizes == M)
+            rows = np.concatenate([np.arange(off[g], off[g + 1]) for g in gmms])
+            if np.all(np.diff(rows) == 1):
+                rows = slice(int(rows[0]), int(rows[-1]) + 1)
+            else:
+                rows = self.xp.asarray(rows)
+            parts.append((rows, int(gmms.size), int(M)))
+            first.extend(gmms.tolist())
+        order = np.argsort(np.asarray(first, dtype=np.int64), kind="stable")
+        order = None if np.array_equal(order, np.arange(order.size)) else self.xp.asarray(order)
+        self._lse_key, self._lse_cache = key, (parts, order)
+        return self._lse_cache
 
     def log_likelihood(self, X, *, chunk_size=None):
         """Log-likelihood of every frame under every GMM.
 
         Parameters
         ----------
-        X : array of shape (N, D)
+        X : array of shape (N, D) or Frames
+            Frames (a :class:`Frames` from :meth:`prepare` skips the per-call checks).
         chunk_size : int, optional
             Frames per chunk (memory is O(chunk_size * C)).
 
@@ -562,7 +613,8 @@ class GMMSet:
 
         Parameters
         ----------
-        X : array of shape (N, D)
+        X : array of shape (N, D) or Frames
+            Frames (a :class:`Frames` from :meth:`prepare` skips the per-call checks).
         groups : list of int arrays or int array of shape (N,)
             Frame indices of each GMM (G lists; may overlap) or a frame -> GMM label array with
             values in ``[-1, G)``.
@@ -657,7 +709,7 @@ class GMMSet:
                 # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
                 shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64, copy=False), axis=0),
                                   self.dtype)
-                designs.append(Xg - shift)
+                designs.append(Xg)  # centred while the design is written
                 shifts.append(shift)
             comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
                                               for g in gmms]))
@@ -671,7 +723,8 @@ class GMMSet:
             L, it, cv, (w, mu, cov, pc) = em_diag_unit(
                 designs, (w, mu - shift_rows, cov, pc), eps, max_iter, min_iter, xp=xp,
                 dtype=self.dtype, reg_covar=self.reg_covar, var_floor=self.var_floor,
-                gmm_ids=gmms, chunk_size=cs, on_iteration=note if debug else None)
+                gmm_ids=gmms, chunk_size=cs, on_iteration=note if debug else None,
+                shifts=shifts)
             return L, it, cv, (w, mu + shift_rows, cov, pc)
 
         outs = _map_gmms(run, len(units), xp, [sum(sizes[g] for g in u) for u in units])
