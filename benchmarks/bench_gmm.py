@@ -1,6 +1,6 @@
 """Benchmark of the GMM engine against scikit-learn (run by hand; prints tables).
 
-    python benchmarks/bench_gmm.py [--quick] [--reps 3] [--blas-threads 1]
+    python benchmarks/bench_gmm.py [--quick] [--reps 3] [--blas-threads 1] [--tables 23]
 
 1. One EM iteration (E-step with statistics + M-step) of a single GMM, N=360000, D=19,
    M in {5, 32, 128}, diag/full, float64/float32, against sklearn's own ``_e_step`` + ``_m_step``
@@ -166,6 +166,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="M in {5, 32} only in table 1")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit the BLAS threads of both sides (steadier on a loaded machine)")
+    ap.add_argument("--tables", default="123", help="tables to run, e.g. 23 (default 123)")
     args = ap.parse_args()
     if args.blas_threads:
         from threadpoolctl import threadpool_limits
@@ -178,9 +179,12 @@ def main():
     X64 = np.random.default_rng(0).normal(size=(N, D))  # (imports numpy's BLAS before the query)
     print(f"BLAS threads: {threads}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}; "
           f"cpus={os.cpu_count()}; load average {os.getloadavg()[0]:.1f}")
-    bench_single(X64, args.reps, (5, 32) if args.quick else (5, 32, 128))
-    bench_batched(X64, args.reps)
-    bench_scoring(X64, args.reps)
+    if "1" in args.tables:
+        bench_single(X64, args.reps, (5, 32) if args.quick else (5, 32, 128))
+    if "2" in args.tables:
+        bench_batched(X64, args.reps)
+    if "3" in args.tables:
+        bench_scoring(X64, args.reps)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -7,7 +7,7 @@ import pytest
 from diarizer._xp import get_xp, to_numpy
 from diarizer.exceptions import InputError
 from diarizer.gmm import Frames, GMMSet, prepare_frames
-from diarizer.gmm._kernels import diag_design, logsumexp_cols
+from diarizer.gmm._kernels import centred_design, diag_design, logsumexp_cols
 
 
 def _params(rng, sizes, d):
@@ -44,6 +44,38 @@ def test_diag_design_equals_the_centred_copy_bit_for_bit(rng, n, dtype):
                     shifts=[s, s])
     assert Z.dtype == np.dtype(dtype) and Z.shape == (nb + 1, 7, cs)
     np.testing.assert_array_equal(Z[:nb], ref)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_centred_design_equals_gather_then_centre_bit_for_bit(xp, rng, dtype):
+    # groups: scattered (3 pieces of 8 chunks + a tail), contiguous (a slice of X), one frame,
+    # exactly one chunk, unsorted with a repeat
+    cs = 4
+    X64 = rng.normal(size=(200, 3)) * 5 + 30
+    X = xp.asarray(X64.astype(dtype))
+    groups = [np.flatnonzero(rng.random(200) < 0.6), np.arange(20, 57), np.array([5]),
+              np.arange(100, 104), np.array([9, 3, 3, 150, 7])]
+    assert groups[0].size > 2 * 8 * cs
+    Z, shifts = centred_design(X, groups, chunk_size=cs, xp=xp)
+    blocks = [xp.take(X, xp.asarray(g), axis=0) for g in groups]
+    ref_shifts = [xp.astype(xp.mean(xp.astype(b, xp.float64), axis=0), X.dtype) for b in blocks]
+    ref = diag_design(blocks, chunk_size=cs, xp=xp, shifts=ref_shifts)
+    for a, b in zip(shifts, ref_shifts):
+        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
+    assert Z.dtype == X.dtype and Z.shape == ref.shape
+    np.testing.assert_array_equal(to_numpy(Z), to_numpy(ref))
+    # group 2 (one frame): centred to 0, constant row 1 then padding
+    k = -(-groups[0].size // cs) + -(-groups[1].size // cs)
+    np.testing.assert_array_equal(to_numpy(Z)[k, :, 0], [0, 0, 0, 0, 0, 0, 1])
+    np.testing.assert_array_equal(to_numpy(Z)[k, :, 1:], 0)
+
+
+def test_finite_values_whose_sum_overflows_are_accepted():
+    F = prepare_frames(np.array([[1e308, 0.0], [1e308, 0.0]]))
+    assert F.shape == (2, 2)
+    with pytest.raises(InputError, match=r"NaN or infinite values in 1 frame\(s\), the first "
+                                         r"at frame 1"):
+        prepare_frames(np.array([[1e308, 0.0], [np.inf, 0.0], [-np.inf, 1.0]])[:2])
 
 
 def test_prepare_frames_gives_the_same_numbers_and_is_not_checked_again(xp, rng):

@@ -1,7 +1,7 @@
 """Batched EM of many diagonal GMMs with the same number of components, on their own frames.
 
 The frames of every GMM are turned into chunks of the feature-major design ``[X*X ; X ; 1]``
-(:func:`._kernels.frame_design`) once per fit and concatenated, so one E-step of all the GMMs
+(:func:`._kernels.centred_design`) once per fit and concatenated, so one E-step of all the GMMs
 is a few batched matrix products over blocks of chunks instead of a Python loop over GMMs and
 chunks (:func:`._kernels.diag_estep_chunks`). A chunk's work depends only on its own frames and
 its GMM's parameters, and every GMM sums its chunks in order: the result of a GMM is the same
@@ -14,7 +14,6 @@ from .._xp import to_numpy
 from ..exceptions import NumericalError
 from ._kernels import (
     compute_precision_cholesky,
-    diag_design,
     diag_estep_chunks,
     mstep,
     scoring_params,
@@ -62,14 +61,17 @@ def _sum_chunks(values, bounds, gmms, *, xp):
     return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
 
 
-def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar, var_floor,
-                 gmm_ids, chunk_size, on_iteration=None, shifts=None):
+def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar,
+                 var_floor, gmm_ids, chunk_size, on_iteration=None):
     """EM of u diagonal GMMs of M components each, every one on its own design.
 
     Parameters
     ----------
-    blocks : list of u arrays of shape (n_g, D)
-        Frames of every GMM (minus ``shifts``: in the coordinates of ``params``).
+    design : array of shape (n_chunks, 2D+1, chunk_size)
+        Frame design of the u GMMs' frames, in the coordinates of ``params``, GMM ``i`` on
+        ``ceil(sizes[i] / chunk_size)`` consecutive chunks (:func:`._kernels.centred_design`).
+    sizes : sequence of u int
+        Frames of every GMM.
     params : tuple
         ``(weights (u*M,), means (u*M, D), covariances (u*M, D), precisions_cholesky (u*M, D))``
         concatenated over the GMMs, in the designs' coordinates.
@@ -86,8 +88,6 @@ def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_cova
         Frames per E-step chunk.
     on_iteration : callable, optional
         ``on_iteration(gmm_id, it, L_new, change)`` after every E-step of a GMM (debug log).
-    shifts : list of u arrays of shape (D,), optional
-        Origin of every GMM's coordinates, subtracted while the design is written.
 
     Returns
     -------
@@ -103,13 +103,12 @@ def em_diag_unit(blocks, params, eps, max_iter, min_iter, *, xp, dtype, reg_cova
     NumericalError
         A covariance is not positive; the message names the GMM.
     """
-    u = len(blocks)
+    u = len(sizes)
     w, mu, cov, pc = params
     M = w.shape[0] // u
-    D = blocks[0].shape[1]
-    K = 2 * D + 1
-    design = diag_design(blocks, chunk_size=chunk_size, xp=xp, shifts=shifts)
-    nch = [max(1, -(-int(b.shape[0]) // chunk_size)) for b in blocks]
+    K = design.shape[1]
+    D = (K - 1) // 2
+    nch = [max(1, -(-int(n) // chunk_size)) for n in sizes]
     bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
     owner = xp.asarray(np.repeat(np.arange(u), nch))
     top = max(max_iter, min_iter)

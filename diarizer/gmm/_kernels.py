@@ -17,6 +17,8 @@ product ``resp.T @ Z`` in the M-step.
 
 import math
 
+import numpy as np
+
 from ..exceptions import NumericalError
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "estep",
     "diag_estep_chunks",
     "diag_design",
+    "centred_design",
     "DIAG_CHUNK",
     "mstep",
     "default_chunk_size",
@@ -178,6 +181,81 @@ def diag_design(blocks, *, chunk_size, xp, shifts=None):
 
 _DESIGN_PIECE = 8
 """Chunks transposed and squared at once by :func:`diag_design` (8 x 2048 frames: L2-sized)."""
+
+
+def centred_design(X, groups, *, chunk_size, xp):
+    """Diagonal design of frame groups, each centred on the mean of its own frames.
+
+    The same design and origins as ``diag_design([X[g] for g in groups], shifts=[mean(X[g])])``
+    with the mean taken in float64 as ``mean(astype(X[g], float64), axis=0)``, equal bit for
+    bit, but the frames of a group are gathered piece by piece (cache-sized) straight into the
+    design: no gathered copy of the group, no second pass over it in memory for the mean.
+
+    Parameters
+    ----------
+    X : array of shape (N, D)
+        All frames.
+    groups : list of host int arrays
+        Frame indices of every group (non-empty).
+    chunk_size : int
+        Frames per chunk ``cs``.
+    xp : namespace
+
+    Returns
+    -------
+    design : array of shape (n_chunks, 2D+1, cs)
+        Group ``i`` occupies ``ceil(n_i / cs)`` consecutive chunks.
+    shifts : list of arrays of shape (D,)
+        Origin (mean frame, in the dtype of ``X``) of every group.
+    """
+    cs, piece = int(chunk_size), _DESIGN_PIECE * int(chunk_size)
+    D = X.shape[1]
+    dtype, f64 = X.dtype, xp.float64
+    nch = [max(1, -(-int(g.size) // cs)) for g in groups]
+    out = xp.empty((sum(nch), 2 * D + 1, cs), dtype=dtype)
+    shifts = []
+    c = 0
+    for g, k in zip(groups, nch):
+        n = int(g.size)
+        start = int(g[0])
+        run = bool(g[-1] - start == n - 1 and np.all(np.diff(g) == 1))  # a slice of X
+        xg = None if run else xp.asarray(g)
+        total = None
+        # pass 1: gather, write the frames transposed, sum them in frame order (float64)
+        for a in range(0, n, piece):
+            b = min(a + piece, n)
+            v = X[start + a:start + b, ...] if run else xp.take(X, xg[a:b], axis=0)
+            v64 = xp.astype(v, f64, copy=False)
+            # a running sum equal to the sum of all the group's rows at once (same order)
+            total = (xp.sum(v64, axis=0) if total is None
+                     else xp.sum(xp.concat([total[None, :], v64], axis=0), axis=0))
+            j, full = c + a // cs, (b - a) // cs
+            if full:
+                out[j:j + full, D:2 * D, :] = xp.permute_dims(
+                    xp.reshape(v[:full * cs, ...], (full, cs, D)), (0, 2, 1))
+            if full * cs < b - a:
+                out[j + full, D:2 * D, :b - a - full * cs] = xp.permute_dims(v[full * cs:, ...],
+                                                                               (1, 0))
+        shift = xp.astype(total / n, dtype)
+        shifts.append(shift)
+        s = xp.reshape(shift, (1, D, 1))
+        # pass 2: centre and square (chunks still cache-hot for small groups)
+        full = n // cs
+        for a in range(0, full, _DESIGN_PIECE):
+            b = min(a + _DESIGN_PIECE, full)
+            v = out[c + a:c + b, D:2 * D, :] - s
+            out[c + a:c + b, D:2 * D, :] = v
+            out[c + a:c + b, :D, :] = v * v
+            out[c + a:c + b, 2 * D, :] = 1.0
+        if full < k:
+            r, t = n - full * cs, c + full
+            v = out[t, D:2 * D, :r] - s[0, ...]
+            out[t, :, r:] = 0.0
+            out[t, D:2 * D, :r] = v
+            out[t, :D, :r] = v * v
+            out[t, 2 * D, :r] = 1.0
+        c += k
+    return out, shifts
 
 
 def scoring_params(weights, means, prec_chol, covariance_type, *, xp):

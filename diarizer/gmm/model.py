@@ -27,6 +27,7 @@ from ._em import em_diag_unit, plan_units
 from ._init import kmeans_seed, original_seed
 from ._kernels import (
     DIAG_CHUNK,
+    centred_design,
     component_log_prob,
     compute_precision_cholesky,
     default_chunk_size,
@@ -702,15 +703,9 @@ class GMMSet:
 
         def run(k):
             gmms = units[k]
-            designs, shifts = [], []
-            for g in gmms:
-                Xg = _gather(X, idx[g], xp=xp)
-                # EM runs in coordinates centred on the mean of the GMM's frames (float32
-                # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
-                shift = xp.astype(xp.mean(xp.astype(Xg, xp.float64, copy=False), axis=0),
-                                  self.dtype)
-                designs.append(Xg)  # centred while the design is written
-                shifts.append(shift)
+            # EM runs in coordinates centred on the mean of every GMM's frames (float32
+            # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
+            design, shifts = centred_design(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
             comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
                                               for g in gmms]))
             M = int(self.n_components[gmms[0]])
@@ -721,10 +716,10 @@ class GMMSet:
                                self.precisions_cholesky))
             eps = np.asarray([self._eps(sizes[g], tol) for g in gmms], dtype=np.float64)
             L, it, cv, (w, mu, cov, pc) = em_diag_unit(
-                designs, (w, mu - shift_rows, cov, pc), eps, max_iter, min_iter, xp=xp,
-                dtype=self.dtype, reg_covar=self.reg_covar, var_floor=self.var_floor,
-                gmm_ids=gmms, chunk_size=cs, on_iteration=note if debug else None,
-                shifts=shifts)
+                design, [sizes[g] for g in gmms], (w, mu - shift_rows, cov, pc), eps, max_iter,
+                min_iter, xp=xp, dtype=self.dtype, reg_covar=self.reg_covar,
+                var_floor=self.var_floor, gmm_ids=gmms, chunk_size=cs,
+                on_iteration=note if debug else None)
             return L, it, cv, (w, mu + shift_rows, cov, pc)
 
         outs = _map_gmms(run, len(units), xp, [sum(sizes[g] for g in u) for u in units])
