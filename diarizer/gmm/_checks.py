@@ -97,7 +97,9 @@ def _check_frames(X, *, xp, dtype, n_features):
             return X.array
         X = X.array if X.xp is xp else to_numpy(X.array)
     if isinstance(X, np.ndarray) or not hasattr(X, "__array_namespace__"):
-        X = xp.asarray(np.asarray(X))
+        # C order once here: numpy's take copies a strided source (e.g. X[::10]) whole on
+        # every call, and the engine gathers rows many times per call.
+        X = xp.asarray(np.ascontiguousarray(X))
     if X.ndim != 2:
         raise InputError(None, f"X must have shape (n_frames, n_features); got {tuple(X.shape)}")
     if n_features is not None and X.shape[1] != n_features:
