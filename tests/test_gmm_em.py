@@ -7,7 +7,7 @@ from diarizer._xp import get_xp, to_numpy
 from diarizer.exceptions import NumericalError
 from diarizer.gmm import GMMSet
 from diarizer.gmm._em import plan_units
-from diarizer.gmm._kernels import diag_design
+from diarizer.gmm._kernels import diag_chunk_size, diag_design
 
 
 def test_plan_units_groups_by_size_and_balances_frames():
@@ -87,3 +87,30 @@ def test_collapsed_variance_error_names_the_gmm():
     s = GMMSet(w, mu, cov, [1, 1], xp=xp, reg_covar=0.0)
     with pytest.raises(NumericalError, match=r"GMM 1: .*increase reg_covar"):
         s.fit(X, np.repeat([0, 1], 50), max_iter=2)
+
+
+def test_chunk_size_follows_the_gmm_own_size():
+    assert [diag_chunk_size(n) for n in (1, 3600, 16383, 16384, 10**6)] == [512, 512, 512,
+                                                                            2048, 2048]
+    # GMMs of equal component count but different chunk sizes go to different units
+    assert plan_units([100, 90, 80], [5, 5, 5], n_threads=1, max_frames=10_000,
+                      chunk_sizes=[512, 2048, 512]) == [[0, 2], [1]]
+
+
+def test_small_and_large_gmms_batched_equal_alone_bit_for_bit(rng):
+    # 600 frames (512-frame chunks) and 17 000 frames (2048-frame chunks): two units
+    X = _data(rng, 17600)
+    groups = [np.arange(600), np.arange(600, 17600)]
+    init = GMMSet.initialize(X, groups, 2, xp="numpy")
+    s = init.select([0, 1])
+    alone = [init.select([g]) for g in range(2)]
+    res = s.fit(X, groups, max_iter=3)
+    p = s.to_numpy()
+    for g in range(2):
+        r = alone[g].fit(X, [groups[g]], max_iter=3)
+        assert r.log_likelihood[0] == res.log_likelihood[g]
+        np.testing.assert_array_equal(alone[g].to_numpy()["means"], p["means"][2 * g:2 * g + 2])
+    # an explicit chunk size is used as given: 2048 for the small GMM gives the same numbers
+    # up to rounding
+    r = init.select([0]).fit(X, [groups[0]], max_iter=3, chunk_size=2048)
+    assert r.log_likelihood[0] == pytest.approx(res.log_likelihood[0], rel=1e-12)

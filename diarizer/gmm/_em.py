@@ -22,8 +22,8 @@ from ._kernels import (
 __all__ = []
 
 
-def plan_units(sizes, n_components, n_threads, max_frames):
-    """Split GMMs into work units: same component count, balanced frame totals.
+def plan_units(sizes, n_components, n_threads, max_frames, chunk_sizes=None):
+    """Split GMMs into work units: same component count and chunk size, balanced frame totals.
 
     Parameters
     ----------
@@ -34,6 +34,8 @@ def plan_units(sizes, n_components, n_threads, max_frames):
         Units wanted per component count (at least), so the threads have balanced work.
     max_frames : int
         Frames per unit above which a unit is split further (bounds the design's memory).
+    chunk_sizes : sequence of int of length G, optional
+        E-step chunk size of every GMM (a unit shares one); default: all equal.
 
     Returns
     -------
@@ -41,8 +43,11 @@ def plan_units(sizes, n_components, n_threads, max_frames):
         GMM indices of every unit, largest first within a unit.
     """
     units = []
-    for M in sorted(set(int(m) for m, n in zip(n_components, sizes) if n > 0)):
-        gmms = sorted((g for g in range(len(sizes)) if sizes[g] > 0 and n_components[g] == M),
+    cs = [0] * len(sizes) if chunk_sizes is None else [int(c) for c in chunk_sizes]
+    kinds = sorted(set((int(n_components[g]), cs[g]) for g in range(len(sizes)) if sizes[g] > 0))
+    for M, c in kinds:
+        gmms = sorted((g for g in range(len(sizes))
+                       if sizes[g] > 0 and n_components[g] == M and cs[g] == c),
                       key=lambda g: (-sizes[g], g))
         total = sum(sizes[g] for g in gmms)
         k = max(min(n_threads, len(gmms)), -(-total // max(max_frames, 1)))

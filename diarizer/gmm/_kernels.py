@@ -33,6 +33,8 @@ __all__ = [
     "diag_design",
     "centred_design",
     "DIAG_CHUNK",
+    "DIAG_CHUNK_SMALL",
+    "diag_chunk_size",
     "mstep",
     "default_chunk_size",
 ]
@@ -101,6 +103,21 @@ def covariances_from_precision_cholesky(prec_chol, covariance_type, *, xp):
 
 DIAG_CHUNK = 2048
 """Frames per chunk of the diagonal E-step (measured fastest of 1024-8192 for M in 5..128)."""
+
+
+DIAG_CHUNK_SMALL = 512
+"""Frames per chunk of the diagonal E-step of GMMs with few frames (:func:`diag_chunk_size`)."""
+
+
+def diag_chunk_size(n_frames):
+    """E-step chunk size for a GMM of ``n_frames`` frames (depends on nothing else).
+
+    Every GMM is padded to whole chunks: 2048-frame chunks waste 1024 frames per GMM on
+    average, 27 % of the work of the clustering's candidate merges (GMMs of a few thousand
+    frames). GMMs under 16 384 frames use 512-frame chunks (measured as fast per frame as 2048
+    for 5-20 components, where 256 is 15-25 % slower).
+    """
+    return DIAG_CHUNK_SMALL if int(n_frames) < 8 * DIAG_CHUNK else DIAG_CHUNK
 
 
 def frame_design(X, covariance_type, *, xp, chunk_size=None):

@@ -31,6 +31,7 @@ from ._kernels import (
     component_log_prob,
     compute_precision_cholesky,
     default_chunk_size,
+    diag_chunk_size,
     diag_design,
     estep,
     frame_design,
@@ -625,7 +626,8 @@ class GMMSet:
         allow_empty : bool, default=False
             Leave GMMs without frames unchanged (log-likelihood 0, 0 iterations) instead of raising.
         chunk_size : int, optional
-            Frames per E-step chunk.
+            Frames per E-step chunk (default: 512 for GMMs of fewer than 16 384 frames, 2048
+            for larger ones; see :func:`._kernels.diag_chunk_size`).
 
         Returns
         -------
@@ -692,9 +694,11 @@ class GMMSet:
         """Diagonal EM of all GMMs in batched work units (see :mod:`._em`); in place."""
         xp, G = self.xp, self.n_gmms
         sizes = [int(i.size) for i in idx]
+        # a GMM's chunk size depends on its own frame count only, so its numbers do not
+        # depend on the other GMMs or on the threads
+        cs_of = [int(chunk_size) if chunk_size else diag_chunk_size(n) for n in sizes]
         units = plan_units(sizes, self.n_components.tolist(), _engine_threads(),
-                           _MAX_THREADED_ITEM)
-        cs = int(chunk_size or DIAG_CHUNK)
+                           _MAX_THREADED_ITEM, chunk_sizes=cs_of)
         debug = log.isEnabledFor(logging.DEBUG)
 
         def note(g, it, L_new, change):
@@ -703,6 +707,7 @@ class GMMSet:
 
         def run(k):
             gmms = units[k]
+            cs = cs_of[gmms[0]]
             # EM runs in coordinates centred on the mean of every GMM's frames (float32
             # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
             design, shifts = centred_design(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
