@@ -4,16 +4,22 @@ The design of the PyCASP / GMM-specializer diarizer (Gonina et al., ASRU 2011), 
 the ICSI RT-09 system, with the original's bugs fixed (see ``../ORIGINAL.md`` of the project and the
 comments below):
 
-1. Uniform initialisation: ``K`` consecutive blocks of frames (the ``N mod K`` tail goes to the last
-   block; the original dropped it), one GMM of ``M`` Gaussians each, trained ``E`` EM iterations
-   from the original seeding.
+1. Initialisation: ``K`` clusters, either consecutive blocks of frames (the original's uniform
+   segmentation; the ``N mod K`` tail goes to the last block, the original dropped it) or k-means
+   over the mean vectors of ``seg_length``-frame segments (:mod:`.initial`), one GMM of ``M``
+   Gaussians each, trained ``E`` EM iterations.
 2. ``num_seg_iters_init`` rounds of resegmentation (:func:`~.resegment.resegment`).
 3. Loop: ``num_seg_iters`` rounds of resegmentation; candidate pairs (all pairs, or the ``KL_ntop``
-   closest by symmetric KL); every candidate's merged model trained in one batched call; merge the
-   pair of highest delta-BIC if it is positive, else stop. Stop also at one cluster.
-4. Final labels: every frame scored by the final models, argmax, majority vote. (The original
+   closest by symmetric KL); every candidate's merged model trained in one batched call (with
+   ``merge_candidates``, one EM iteration for all and the best few to the end); merge the pair of
+   highest delta-BIC if it is positive, else stop. Stop also at one cluster.
+4. Final labels: every frame scored by the final models and labelled as in the resegmentation
+   (Viterbi or majority vote). (The original
    emitted the labels of its last resegmentation, which are those of the models *before* the last
    merge when the loop ended on a single cluster.)
+
+Long meetings: steps 1-3 run on every ``k``-th frame when there are more than ``max_frames``
+(durations scaled by ``k``); step 4 labels every frame at full rate.
 """
 
 import logging
@@ -187,12 +193,14 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         step = -(-X.shape[0] // max_frames)
     final_label = _labeller(resegmentation, seg_length, min_duration, runs)
     X_all = X
+    seg = seg_length
     if step > 1:
         X = X[::step, ...]
         log.info("clustering every %d-th of %d frames (max_frames %d)", step, X_all.shape[0],
                  max_frames)
-        label = _labeller(resegmentation, max(1, round(seg_length / step)),
-                          max(1, round(min_duration / step)), _decimate_runs(runs, step))
+        seg = max(1, round(seg_length / step))
+        label = _labeller(resegmentation, seg, max(1, round(min_duration / step)),
+                          _decimate_runs(runs, step))
     else:
         label = final_label
     n_frames = X.shape[0]
@@ -203,8 +211,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
                     initial_clusters)
     if initial_segmentation == "kmeans":
-        labels = segment_kmeans_labels(to_numpy(X), k, max(1, round(seg_length / step)),
-                                       min_frames=2 * n_components, seed=seed)
+        labels = segment_kmeans_labels(to_numpy(X), k, seg, min_frames=2 * n_components,
+                                       seed=seed)
         k = int(labels.max()) + 1
     else:
         labels = uniform_labels(n_frames, k)
