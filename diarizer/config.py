@@ -201,6 +201,9 @@ SCHEMA = (
             " (initial_clusters consecutive blocks, the original) or kmeans (k-means over the"
             " mean vectors of seg_length-frame segments)", choices=("uniform", "kmeans"),
             group="model"),
+    Setting("reseg_tol", "float", 0.005, "end a step's resegmentation rounds early once a round"
+            " relabels fewer than this fraction of the frames (0 = always num_seg_iters rounds)",
+            min=0.0, max=1.0, group="model"),
     Setting("merge_candidates", "int", 4, "per merge step, train every candidate merged model"
             " one EM iteration and only this many (the best after it) to the end (0 = all to"
             " the end)", min=0, group="model"),

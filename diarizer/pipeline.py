@@ -423,7 +423,8 @@ def _diarize_features_inner(features, settings, uri):
         merge_tolerance=settings.merge_tolerance,
         max_frames=settings.max_cluster_frames,
         merge_candidates=settings.merge_candidates,
-        initial_segmentation=settings.initial_segmentation, xp=xp, dtype=dtype, seed=settings.seed)
+        initial_segmentation=settings.initial_segmentation,
+        reseg_tol=settings.reseg_tol, xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

@@ -102,3 +102,28 @@ def test_settings_reach_the_clustering(caplog):
                      min_duration=100, merge_tolerance=0.2)
     assert "clustering every 2-th of 3600 frames" in caplog.text
     assert result.n_speakers == 3
+
+
+def test_reseg_tol_ends_rounds_once_labels_settle(monkeypatch):
+    import diarizer.clustering.agglomerative as agg
+
+    X, truth = three_speakers()
+    calls = []
+    real = agg.resegment
+
+    def counting(gmms, X, label, em_iterations, **kw):
+        out = real(gmms, X, label, em_iterations, **kw)
+        calls.append(out[0].n_gmms)
+        return out
+
+    monkeypatch.setattr(agg, "resegment", counting)
+    args = {**SMALL, "num_seg_iters_init": 3, "num_seg_iters": 3}
+    full = agglomerative_clustering(X, **args)
+    n_full = len(calls)
+    calls.clear()
+    early = agglomerative_clustering(X, reseg_tol=0.01, **args)
+    n_early = len(calls)
+    # 0 runs every round: 3 before the loop, 3 per merge step, 1 final labelling
+    assert n_full == 3 + 3 * len(full.history) + 1
+    assert n_early < n_full
+    assert early.gmms.n_gmms == 3 and _purity(early.labels, truth) > 0.99

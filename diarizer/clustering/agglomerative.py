@@ -120,7 +120,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
                              clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
-                             initial_segmentation="uniform", xp, dtype=None,
+                             initial_segmentation="uniform", reseg_tol=0.0, xp, dtype=None,
                              seed=0):
     """Cluster speech frames into speakers.
 
@@ -164,6 +164,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     initial_segmentation : {'uniform', 'kmeans'}, default='uniform'
         Initial clusters: ``K`` consecutive blocks (the original) or k-means over the mean vectors
         of ``seg_length``-frame segments (:func:`~.initial.segment_kmeans_labels`).
+    reseg_tol : float, default=0.0
+        End the resegmentation rounds of a step early once a round changes the label of fewer
+        than this fraction of the frames (no cluster lost); 0 always runs every round.
     merge_candidates : int, default=0
         Train every candidate's merged model one EM iteration, then only this many (those of
         highest delta-BIC after that iteration) to the end (see :func:`~.bic.delta_bic`);
@@ -227,7 +230,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         for _ in range(rounds):
             if gmms.n_gmms < 1:
                 break
+            g = gmms.n_gmms
+            before = labels
             gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
+            if gmms.n_gmms == g and np.count_nonzero(labels != before) < reseg_tol * n_frames:
+                break  # converged: another round would only continue EM on the same frames
         timings["resegmentation"] += time.perf_counter() - t
         return gmms, labels, loglik
 
