@@ -210,6 +210,12 @@ SCHEMA = (
     Setting("max_cluster_frames", "int", 30000, "clustering works on at most this many speech"
             " frames (every k-th frame of longer meetings); the final labelling still scores"
             " every frame (0 = cluster every frame)", min=0, group="model"),
+    Setting("ensemble_runs", "int", 0, "run the clustering this many times (seeds seed,"
+            " seed+1, ...) and keep the run that agrees best with the others (medoid under the"
+            " adjusted Rand index); 0 = automatic from ensemble_budget", min=0, group="model"),
+    Setting("ensemble_budget", "float", 1200.0, "automatic ensemble_runs: this many seconds"
+            " divided by the seconds of speech, at most 8, and 1 below 3 (short meetings, whose"
+            " clustering is cheap and least stable, get the most runs)", min=0.0, group="model"),
     Setting("merge_tolerance", "float", 0.0, "also merge a pair whose delta-BIC is negative but"
             " above -merge_tolerance x the loss of merging two disjoint clusters"
             " (0 = the original rule, delta-BIC > 0)", min=0.0, max=1.0, group="model"),

@@ -32,6 +32,7 @@ __all__ = ["Features", "DiarizationResult", "load_features", "diarize", "run", "
 log = logging.getLogger(__name__)
 
 MIN_SPEECH_SECONDS = 1.0
+MAX_AUTO_RUNS = 8  # most clustering runs ensemble_budget gives a short meeting
 
 
 @dataclass
@@ -373,6 +374,20 @@ def _blas_threads(settings):
     return threadpool_limits(limits=settings.blas_threads, user_api="blas")
 
 
+def _ensemble_runs(settings, speech_seconds):
+    """Clustering runs of the ensemble: ``ensemble_runs``, or ``ensemble_budget / speech``.
+
+    The automatic count is at most ``MAX_AUTO_RUNS``, and 1 below 3 runs (a medoid needs a
+    majority to agree with) or when no initialisation draws random numbers.
+    """
+    if settings.ensemble_runs:
+        return settings.ensemble_runs
+    if settings.initial_segmentation != "kmeans" and settings.gmm_init != "kmeans":
+        return 1  # nothing random: every run would be the same
+    runs = int(min(MAX_AUTO_RUNS, settings.ensemble_budget // speech_seconds))
+    return runs if runs >= 3 else 1
+
+
 def _diarize_features(features, settings, uri):
     with _blas_threads(settings):
         return _diarize_features_inner(features, settings, uri)
@@ -402,6 +417,7 @@ def _diarize_features_inner(features, settings, uri):
             log.info("%.1f s of speech: %d initial clusters (ccr %.2f s)",
                      n_speech * features.frame_period, k_ccr, settings.ccr)
             k = k_ccr
+    runs = _ensemble_runs(settings, n_speech * features.frame_period)
     Xs = features.X[idx]
     if not np.all(np.isfinite(Xs)):
         bad = int(np.flatnonzero(~np.isfinite(Xs).all(axis=1))[0])
@@ -424,7 +440,7 @@ def _diarize_features_inner(features, settings, uri):
         max_frames=settings.max_cluster_frames,
         merge_candidates=settings.merge_candidates,
         initial_segmentation=settings.initial_segmentation,
-        reseg_tol=settings.reseg_tol, xp=xp, dtype=dtype, seed=settings.seed)
+        reseg_tol=settings.reseg_tol, n_init=runs, xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

@@ -18,6 +18,9 @@ comments below):
    emitted the labels of its last resegmentation, which are those of the models *before* the last
    merge when the loop ended on a single cluster.)
 
+Short meetings: steps 1-3 can run several times with different seeds (``n_init``); the run whose
+labels agree best with the others' is kept (:mod:`.ensemble`).
+
 Long meetings: steps 1-3 run on every ``k``-th frame when there are more than ``max_frames``
 (durations scaled by ``k``); step 4 labels every frame at full rate.
 """
@@ -32,6 +35,7 @@ from .._xp import to_numpy
 from ..gmm import GMMSet, merge_pairs
 from .bic import delta_bic
 from .clr import clr_clustering
+from .ensemble import medoid_index
 from .initial import segment_kmeans_labels, uniform_labels
 from .kl import closest_pairs
 from .resegment import majority_labels, resegment
@@ -120,8 +124,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
                              clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
-                             initial_segmentation="uniform", reseg_tol=0.0, xp, dtype=None,
-                             seed=0):
+                             initial_segmentation="uniform", reseg_tol=0.0, n_init=1, xp,
+                             dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -177,6 +181,10 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         and the sign of delta-BIC are unchanged in expectation; ``seg_length``, ``min_duration``
         and ``runs`` are scaled by ``k``). The final labelling scores every frame with the final
         models at full rate. 0 = always every frame.
+    n_init : int, default=1
+        Run steps 1-3 this many times, with seeds ``seed``, ``seed + 1``, ... and keep the run
+        whose labels agree best with all the others (the medoid under the adjusted Rand index,
+        :mod:`.ensemble`); the CLR stage and step 4 then run once, on that run's models.
     clr : dict, optional
         Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
         ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
@@ -208,72 +216,85 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         label = final_label
     n_frames = X.shape[0]
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
-    t0 = time.perf_counter()
-    k = max(1, min(initial_clusters, n_frames // max(n_components, 1)))
-    if k < initial_clusters:
-        log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
-                    initial_clusters)
-    if initial_segmentation == "kmeans":
-        labels = segment_kmeans_labels(to_numpy(X), k, seg, min_frames=2 * n_components,
-                                       seed=seed)
-        k = int(labels.max()) + 1
-    else:
-        labels = uniform_labels(n_frames, k)
-    gmms = GMMSet.initialize(X, labels, n_components, init=init,
-                             covariance_type=covariance_type, xp=xp, dtype=dtype,
-                             random_state=seed)
-    loglik = gmms.fit(X, labels, max_iter=em_iterations).log_likelihood
-    timings["initial_training"] = time.perf_counter() - t0
 
-    def reseg(gmms, labels, loglik, rounds):
-        t = time.perf_counter()
-        for _ in range(rounds):
-            if gmms.n_gmms < 1:
-                break
-            g = gmms.n_gmms
-            before = labels
-            gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
-            if gmms.n_gmms == g and np.count_nonzero(labels != before) < reseg_tol * n_frames:
-                break  # converged: another round would only continue EM on the same frames
-        timings["resegmentation"] += time.perf_counter() - t
-        return gmms, labels, loglik
-
-    gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters_init)
-    history = []
-    n_merges = 0
-    while gmms.n_gmms > max(min_clusters, 1):
-        t_step = time.perf_counter()
-        gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters)
-        if gmms.n_gmms <= max(min_clusters, 1):
-            break
-        t = time.perf_counter()
-        g = gmms.n_gmms
-        if kl_ntop > 0:
-            pairs = closest_pairs(gmms, kl_ntop)
+    def run(seed):
+        """One BIC clustering from its own initialisation: (gmms, labels, history)."""
+        t0 = time.perf_counter()
+        k = max(1, min(initial_clusters, n_frames // max(n_components, 1)))
+        if k < initial_clusters:
+            log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
+                        initial_clusters)
+        if initial_segmentation == "kmeans":
+            labels = segment_kmeans_labels(to_numpy(X), k, seg, min_frames=2 * n_components,
+                                           seed=seed)
+            k = int(labels.max()) + 1
         else:
-            pairs = [(a, b) for a in range(g) for b in range(a + 1, g)]
-        scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations,
-                                   candidates=merge_candidates)
-        margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
-        best = int(np.argmax(margin))
-        a, b = pairs[best]
-        do_merge = margin[best] > 0 or 0 < max_clusters < g
-        history.append({"clusters": g, "pair": (a, b), "delta_bic": float(scores[best]),
-                        "merged": bool(do_merge), "seconds": time.perf_counter() - t_step})
-        log.info("merge step %d: %d clusters, best delta-BIC %.2f for (%d, %d)%s, %.3f s",
-                 len(history), g, scores[best], a, b, "" if do_merge else ": stop",
-                 time.perf_counter() - t_step)
-        timings["merging"] += time.perf_counter() - t
-        if not do_merge:
-            break
-        gmms = _replace_pair(gmms, merged.select([best]), a, b)
-        labels = np.where(labels == b, a, labels)
-        labels = np.where(labels > b, labels - 1, labels)
-        # delta_bic returns L_merged - L_a - L_b: recover L_merged for the new model (a < b).
-        l_merged = scores[best] + loglik[a] + loglik[b]
-        loglik = np.delete(loglik, b)
-        loglik[a] = l_merged
-        n_merges += 1
+            labels = uniform_labels(n_frames, k)
+        gmms = GMMSet.initialize(X, labels, n_components, init=init,
+                                 covariance_type=covariance_type, xp=xp, dtype=dtype,
+                                 random_state=seed)
+        loglik = gmms.fit(X, labels, max_iter=em_iterations).log_likelihood
+        timings["initial_training"] += time.perf_counter() - t0
+
+        def reseg(gmms, labels, loglik, rounds):
+            t = time.perf_counter()
+            for _ in range(rounds):
+                if gmms.n_gmms < 1:
+                    break
+                g = gmms.n_gmms
+                before = labels
+                gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
+                changed = np.count_nonzero(labels != before)
+                if gmms.n_gmms == g and changed < reseg_tol * n_frames:
+                    break  # converged: another round would only continue EM on the same frames
+            timings["resegmentation"] += time.perf_counter() - t
+            return gmms, labels, loglik
+
+        gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters_init)
+        history = []
+        while gmms.n_gmms > max(min_clusters, 1):
+            t_step = time.perf_counter()
+            gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters)
+            if gmms.n_gmms <= max(min_clusters, 1):
+                break
+            t = time.perf_counter()
+            g = gmms.n_gmms
+            if kl_ntop > 0:
+                pairs = closest_pairs(gmms, kl_ntop)
+            else:
+                pairs = [(a, b) for a in range(g) for b in range(a + 1, g)]
+            scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations,
+                                       candidates=merge_candidates)
+            margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
+            best = int(np.argmax(margin))
+            a, b = pairs[best]
+            do_merge = margin[best] > 0 or 0 < max_clusters < g
+            history.append({"clusters": g, "pair": (a, b), "delta_bic": float(scores[best]),
+                            "merged": bool(do_merge), "seconds": time.perf_counter() - t_step})
+            log.info("merge step %d: %d clusters, best delta-BIC %.2f for (%d, %d)%s, %.3f s",
+                     len(history), g, scores[best], a, b, "" if do_merge else ": stop",
+                     time.perf_counter() - t_step)
+            timings["merging"] += time.perf_counter() - t
+            if not do_merge:
+                break
+            gmms = _replace_pair(gmms, merged.select([best]), a, b)
+            labels = np.where(labels == b, a, labels)
+            labels = np.where(labels > b, labels - 1, labels)
+            # delta_bic returns L_merged - L_a - L_b: recover L_merged for the new model (a < b).
+            l_merged = scores[best] + loglik[a] + loglik[b]
+            loglik = np.delete(loglik, b)
+            loglik[a] = l_merged
+        return gmms, labels, history
+
+    members = [run(seed + i) for i in range(max(1, n_init))]
+    chosen = 0
+    if len(members) > 1:
+        chosen, agreement = medoid_index([m[1] for m in members])
+        log.info("ensemble of %d runs: clusters %s, mean ARI %s, keeping run %d",
+                 len(members), [m[0].n_gmms for m in members],
+                 " ".join(f"{v:.3f}" for v in agreement), chosen)
+    gmms, labels, history = members[chosen]
+    n_merges = sum(h["merged"] for h in history)
 
     if clr is not None and gmms.n_gmms > max(min_clusters, 1):
         t = time.perf_counter()
