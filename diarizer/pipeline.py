@@ -410,6 +410,7 @@ def _diarize_features_inner(features, settings, uri):
         raise ConfigError(f"The 'initial_clusters' ({k}) and 'M_mfcc' ({settings.M_mfcc}) "
                           f"settings need at least {need} speech frames; {features.source} has "
                           f"{n_speech}.")
+    k_max = k
     if settings.ccr > 0:
         by_data = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr))
         k_ccr = min(k, max(by_data, lo, 1))
@@ -440,7 +441,9 @@ def _diarize_features_inner(features, settings, uri):
         max_frames=settings.max_cluster_frames,
         merge_candidates=settings.merge_candidates,
         initial_segmentation=settings.initial_segmentation,
-        reseg_tol=settings.reseg_tol, n_init=runs, xp=xp, dtype=dtype, seed=settings.seed)
+        reseg_tol=settings.reseg_tol, n_init=runs,
+        ensemble_clusters=[k, max(k, min(k_max, round(k * settings.ensemble_spread)))],
+        xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

@@ -85,3 +85,14 @@ def test_no_ensemble_when_nothing_is_random():
     assert _ensemble_runs(settings, 30.0) == 1
     settings = read_config(None, {"initial_segmentation": "uniform"}, check_required=False)
     assert _ensemble_runs(settings, 30.0) == 8  # k-means seeding of the GMMs still draws
+
+
+def test_runs_alternate_between_initial_cluster_counts(caplog):
+    caplog.set_level("INFO", logger="diarizer")
+    X, _ = three_speakers(seed=2)
+    args = dict(SMALL, initial_segmentation="kmeans")
+    res = agglomerative_clustering(X, n_init=3, ensemble_clusters=[4, 6], seed=0, **args)
+    chosen = int(re.search(r"keeping run (\d)", caplog.text).group(1))
+    k = [4, 6][chosen % 2]
+    alone = agglomerative_clustering(X, seed=chosen, **dict(args, initial_clusters=k))
+    assert np.array_equal(res.labels, alone.labels)

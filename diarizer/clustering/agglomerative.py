@@ -124,8 +124,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
                              clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
-                             initial_segmentation="uniform", reseg_tol=0.0, n_init=1, xp,
-                             dtype=None, seed=0):
+                             initial_segmentation="uniform", reseg_tol=0.0, n_init=1,
+                             ensemble_clusters=None, xp, dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -185,6 +185,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         Run steps 1-3 this many times, with seeds ``seed``, ``seed + 1``, ... and keep the run
         whose labels agree best with all the others (the medoid under the adjusted Rand index,
         :mod:`.ensemble`); the CLR stage and step 4 then run once, on that run's models.
+    ensemble_clusters : list of int, optional
+        Initial cluster counts the runs cycle through (run ``i`` starts from
+        ``ensemble_clusters[i % len]`` clusters); default: ``initial_clusters`` for every run.
     clr : dict, optional
         Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
         ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
@@ -217,13 +220,12 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     n_frames = X.shape[0]
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
 
-    def run(seed):
+    def run(seed, k0):
         """One BIC clustering from its own initialisation: (gmms, labels, history)."""
         t0 = time.perf_counter()
-        k = max(1, min(initial_clusters, n_frames // max(n_components, 1)))
-        if k < initial_clusters:
-            log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k,
-                        initial_clusters)
+        k = max(1, min(k0, n_frames // max(n_components, 1)))
+        if k < k0:
+            log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k, k0)
         if initial_segmentation == "kmeans":
             labels = segment_kmeans_labels(to_numpy(X), k, seg, min_frames=2 * n_components,
                                            seed=seed)
@@ -286,7 +288,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
             loglik[a] = l_merged
         return gmms, labels, history
 
-    members = [run(seed + i) for i in range(max(1, n_init))]
+    sizes = ensemble_clusters or [initial_clusters]
+    members = [run(seed + i, sizes[i % len(sizes)]) for i in range(max(1, n_init))]
     chosen = 0
     if len(members) > 1:
         chosen, agreement = medoid_index([m[1] for m in members])
