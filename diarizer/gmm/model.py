@@ -22,11 +22,11 @@ from ._checks import (
     _parse_groups,
     _resolve_dtype,
 )
+from ._chunks import chunk_frames
 from ._em import em_diag_unit, plan_units
 from ._init import kmeans_seed, original_seed
 from ._kernels import (
     DIAG_CHUNK,
-    centred_design,
     component_log_prob,
     compute_precision_cholesky,
     default_chunk_size,
@@ -473,7 +473,10 @@ class GMMSet:
         w, mu, _, pc = self._slice(int(gmm))
         shift = self.xp.mean(mu, axis=0)
         params = scoring_params(w, mu - shift, pc, self.covariance_type, xp=self.xp)
-        Z = frame_design(X - shift, self.covariance_type, xp=self.xp)
+        if self.covariance_type == "diag":
+            Z = diag_design([X], chunk_size=DIAG_CHUNK, xp=self.xp, shifts=[shift])
+        else:
+            Z = frame_design(X - shift, self.covariance_type, xp=self.xp)
         return component_log_prob(Z, params, self.covariance_type, xp=self.xp)[:, :X.shape[0]]
 
     def eval(self, X, gmm=None):
@@ -658,7 +661,7 @@ class GMMSet:
             cs = cs_of[gmms[0]]
             # EM runs in coordinates centred on the mean of every GMM's frames (float32
             # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
-            design, shifts = centred_design(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
+            frames, shifts, mask = chunk_frames(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
             comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
                                               for g in gmms]))
             M = int(self.n_components[gmms[0]])
@@ -669,8 +672,8 @@ class GMMSet:
                                self.precisions_cholesky))
             eps = np.asarray([self._eps(sizes[g], tol) for g in gmms], dtype=np.float64)
             L, it, cv, (w, mu, cov, pc) = em_diag_unit(
-                design, [sizes[g] for g in gmms], (w, mu - shift_rows, cov, pc), eps, max_iter,
-                min_iter, xp=xp, dtype=self.dtype, reg_covar=self.reg_covar,
+                (frames, mask), [sizes[g] for g in gmms], (w, mu - shift_rows, cov, pc), eps,
+                max_iter, min_iter, xp=xp, dtype=self.dtype, reg_covar=self.reg_covar,
                 var_floor=self.var_floor, gmm_ids=gmms, chunk_size=cs,
                 on_iteration=note if debug else None)
             return L, it, cv, (w, mu + shift_rows, cov, pc)
