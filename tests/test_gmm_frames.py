@@ -129,16 +129,21 @@ def test_diag_estep_frames_equal_a_plain_estep_of_the_design(xp, rng, dtype):
     ref_ll, ref_st = _estep_oracle(design, W, owner)
     rtol = 1e-5 if dtype == "float32" else 1e-12
     outs = []
-    for budget in (1, 10**6):  # one chunk per block, all chunks in one block
+    # one chunk per block, all chunks in one block; the padded chunks told or not (chunk 3,
+    # full, follows the padded chunk 2: the constant row must be ones again)
+    padded = np.array([False, False, True, False, True])
+    for budget, pad in [(1, None), (10**6, None), (1, padded), (10**6, padded)]:
         ll, st = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
-                                   budget=budget)
+                                   budget=budget, padded=pad)
         assert ll.dtype == xp.float64 and st.dtype == xp.float64
         np.testing.assert_allclose(to_numpy(ll), ref_ll, rtol=rtol)
         np.testing.assert_allclose(to_numpy(st), ref_st, rtol=rtol, atol=1e-6 * rtol)
         outs.append((to_numpy(ll), to_numpy(st)))
-    # the blocks do not change the numbers; the soft counts are the frame counts
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    # neither the blocks nor the padding flags change the numbers; the soft counts are the
+    # frame counts
+    for ll, st in outs[1:]:
+        np.testing.assert_array_equal(ll, outs[0][0])
+        np.testing.assert_array_equal(st, outs[0][1])
     counts = outs[0][1][:, :, 2 * D].sum(axis=1)
     np.testing.assert_allclose(counts, [8, 8, 3, 8, 1], rtol=1e-6)
     ll_only, none = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,

@@ -142,7 +142,7 @@ def frame_chunks(X, *, chunk_size, xp):
     return out, xp.asarray(mask, dtype=X.dtype)
 
 
-def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None):
+def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None, padded=None):
     """Diagonal E-step of many GMMs (equal component count) on their own chunks of frames.
 
     Chunk ``j`` belongs to GMM ``owner[j]`` and is scored only against it. Blocks of chunks are
@@ -165,6 +165,9 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None):
         Whether to compute the statistics.
     budget : int, optional
         Values of the block buffer (default :data:`ESTEP_BUDGET`); at least one chunk.
+    padded : host bool array of shape (n_chunks,), optional
+        Chunks that hold padding frames (default: any may). Blocks without them skip writing
+        and applying the mask (multiplying by 1 changes nothing).
 
     Returns
     -------
@@ -183,6 +186,7 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None):
     floor = exp_floor(frames.dtype, xp=xp)
     buf = xp.empty((B, K, cs), dtype=frames.dtype)
     lls, sts = [], []
+    dirty = True  # the buffer's constant row is not known to be all ones
     for a in range(0, n_chunks, B):
         b = min(a + B, n_chunks)
         k = b - a
@@ -192,7 +196,10 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None):
             np.multiply(x, x, out=buf[:k, :D, :])
         else:
             buf[:k, :D, :] = x * x
-        buf[:k, 2 * D, :] = mask[a:b, ...]
+        pad = padded is None or bool(np.any(padded[a:b]))
+        if pad or dirty:  # the constant row: the mask, or ones left from the last block
+            buf[:k, 2 * D, :] = mask[a:b, ...]
+            dirty = pad
         Zb = buf if k == B else buf[:k, ...]
         Wb = W[0:1, ...] if W.shape[0] == 1 else xp.take(W, owner[a:b], axis=0)
         lp = xp.matmul(Wb, Zb)  # (b-a, M, cs)
@@ -204,8 +211,10 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None):
         else:
             e = xp.exp(xp.clip(lp, min=floor))
         tot = xp.sum(e, axis=1)  # (b-a, cs)
-        ll = (xp.log(tot) + m[:, 0, :]) * Zb[:, 2 * D, :]  # padding frames: constant row 0
-        lls.append(xp.sum(xp.astype(ll, f64), axis=1))
+        ll = xp.log(tot) + m[:, 0, :]
+        if pad:
+            ll = ll * Zb[:, 2 * D, :]  # padding frames: constant row 0
+        lls.append(xp.sum(xp.astype(ll, f64, copy=False), axis=1))
         if stats:
             e *= (1.0 / tot)[:, None, :]
             sts.append(xp.astype(xp.matmul(e, xp.permute_dims(Zb, (0, 2, 1))), f64))

@@ -116,6 +116,8 @@ def em_diag_unit(chunks, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
     nch = [max(1, -(-int(n) // chunk_size)) for n in sizes]
     bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
     owner = xp.asarray(np.repeat(np.arange(u), nch))
+    padded = np.zeros(int(bounds[-1]), dtype=bool)  # the last chunk of a GMM not filling it
+    padded[bounds[1:] - 1] = np.asarray(sizes) % chunk_size != 0
     top = max(max_iter, min_iter)
     st = [None] * u
 
@@ -128,7 +130,7 @@ def em_diag_unit(chunks, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
         for run in runs:
             a, b = int(bounds[run[0]]), int(bounds[run[-1] + 1])
             ll, s = diag_estep_frames(frames[a:b, ...], mask[a:b, ...], W, owner[a:b], xp=xp,
-                                      stats=stats)
+                                      stats=stats, padded=padded[a:b])
             local = bounds - a
             lls.extend(_sum_chunks(ll, local, run, xp=xp))
             if stats:

@@ -17,6 +17,8 @@ product ``resp.T @ Z`` in the M-step.
 
 import math
 
+import numpy as np
+
 from ..exceptions import NumericalError
 from ._chunks import diag_estep_frames, frame_chunks
 
@@ -320,8 +322,11 @@ def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
     if covariance_type == "diag":
         W = params[0]
         frames, mask = Z
-        owner = xp.zeros((frames.shape[0],), dtype=xp.int64)
-        ll, st = diag_estep_frames(frames, mask, W[None, ...], owner, xp=xp, stats=stats)
+        n_chunks = frames.shape[0]
+        owner = xp.zeros((n_chunks,), dtype=xp.int64)
+        padded = np.arange(n_chunks) == n_chunks - 1  # only the last chunk can hold padding
+        ll, st = diag_estep_frames(frames, mask, W[None, ...], owner, xp=xp, stats=stats,
+                                   padded=padded)
         total = float(xp.sum(ll))
         if not stats:
             return total, None, None, None
