@@ -4,9 +4,9 @@ The frames of every GMM are gathered once per fit into feature-major chunks
 (:func:`._chunks.chunk_frames`) and concatenated; every E-step of all the GMMs writes the design
 ``[X*X ; X ; 1]`` of a few chunks at a time into a cache-sized buffer and runs a few batched
 matrix products on it (:func:`._chunks.diag_estep_frames`), instead of a Python loop over GMMs
-and chunks. A chunk's work depends only on its own frames and
-its GMM's parameters, and every GMM sums its chunks in order: the result of a GMM is the same
-whatever other GMMs share its unit, so the units can run on threads.
+and chunks. A chunk's work depends only on its own frames and its GMM's parameters, and every
+GMM sums its chunks in order: the result of a GMM is the same whatever other GMMs share its
+unit, so the units can run on threads.
 """
 
 import numpy as np
