@@ -1,5 +1,6 @@
-"""Frames checked once (prepare_frames / GMMSet.prepare), the centring design writer, and the
-grouped per-GMM log-sum-exp of GMMs with different component counts."""
+"""Frames checked once (prepare_frames / GMMSet.prepare), the frame chunks and the diagonal
+E-step that writes their design in cache, and the grouped per-GMM log-sum-exp of GMMs with
+different component counts."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,8 @@ import pytest
 from diarizer._xp import get_xp, to_numpy
 from diarizer.exceptions import InputError
 from diarizer.gmm import Frames, GMMSet, prepare_frames
-from diarizer.gmm._kernels import centred_design, diag_design, logsumexp_cols
+from diarizer.gmm._chunks import chunk_frames, diag_estep_frames, exp_floor, frame_chunks
+from diarizer.gmm._kernels import diag_design, logsumexp_cols, scoring_params
 
 
 def _params(rng, sizes, d):
@@ -46,8 +48,25 @@ def test_diag_design_equals_the_centred_copy_bit_for_bit(rng, n, dtype):
     np.testing.assert_array_equal(Z[:nb], ref)
 
 
+def test_chunk_frames_hand_values(xp):
+    # cs = 2; group means (3, 4), (3, 4), (5, 6): centred values +-2 or 0, padding 0
+    X = xp.asarray(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]))
+    groups = [np.array([0, 1, 2]), np.array([1]), np.array([3, 1, 3, 1])]
+    frames, shifts, mask = chunk_frames(X, groups, chunk_size=2, xp=xp)
+    F = to_numpy(frames)
+    assert F.shape == (2 + 1 + 2, 2, 2)
+    np.testing.assert_array_equal(F[0], [[-2, 0], [-2, 0]])
+    np.testing.assert_array_equal(F[1], [[2, 0], [2, 0]])
+    np.testing.assert_array_equal(F[2], [[0, 0], [0, 0]])
+    np.testing.assert_array_equal(F[3], [[2, -2], [2, -2]])
+    np.testing.assert_array_equal(F[4], [[2, -2], [2, -2]])
+    np.testing.assert_array_equal(to_numpy(mask), [[1, 1], [1, 0], [1, 0], [1, 1], [1, 1]])
+    np.testing.assert_array_equal(np.stack([to_numpy(s) for s in shifts]),
+                                  [[3, 4], [3, 4], [5, 6]])
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_centred_design_equals_gather_then_centre_bit_for_bit(xp, rng, dtype):
+def test_chunk_frames_equal_gather_then_centre(xp, rng, dtype):
     # groups: scattered (3 pieces of 8 chunks + a tail), contiguous (a slice of X), one frame,
     # exactly one chunk, unsorted with a repeat
     cs = 4
@@ -56,18 +75,104 @@ def test_centred_design_equals_gather_then_centre_bit_for_bit(xp, rng, dtype):
     groups = [np.flatnonzero(rng.random(200) < 0.6), np.arange(20, 57), np.array([5]),
               np.arange(100, 104), np.array([9, 3, 3, 150, 7])]
     assert groups[0].size > 2 * 8 * cs
-    Z, shifts = centred_design(X, groups, chunk_size=cs, xp=xp)
+    frames, shifts, mask = chunk_frames(X, groups, chunk_size=cs, xp=xp)
     blocks = [xp.take(X, xp.asarray(g), axis=0) for g in groups]
-    ref_shifts = [xp.astype(xp.mean(xp.astype(b, xp.float64), axis=0), X.dtype) for b in blocks]
-    ref = diag_design(blocks, chunk_size=cs, xp=xp, shifts=ref_shifts)
-    for a, b in zip(shifts, ref_shifts):
-        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
-    assert Z.dtype == X.dtype and Z.shape == ref.shape
-    np.testing.assert_array_equal(to_numpy(Z), to_numpy(ref))
-    # group 2 (one frame): centred to 0, constant row 1 then padding
-    k = -(-groups[0].size // cs) + -(-groups[1].size // cs)
-    np.testing.assert_array_equal(to_numpy(Z)[k, :, 0], [0, 0, 0, 0, 0, 0, 1])
-    np.testing.assert_array_equal(to_numpy(Z)[k, :, 1:], 0)
+    # the shift is the float64 mean of the group (summed in another order: to rounding)
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    for s, g in zip(shifts, groups):
+        np.testing.assert_allclose(to_numpy(s), X64.astype(dtype)[g].astype(np.float64).mean(0),
+                                   rtol=rtol)
+    # the frames are exactly the gathered frames minus that shift, as the design has them
+    ref = to_numpy(diag_design(blocks, chunk_size=cs, xp=xp, shifts=shifts))
+    assert frames.dtype == X.dtype and frames.shape == (ref.shape[0], 3, cs)
+    np.testing.assert_array_equal(to_numpy(frames), ref[:, 3:6, :])
+    np.testing.assert_array_equal(to_numpy(mask), ref[:, 6, :])
+
+
+@pytest.mark.parametrize("n", [1, 7, 8, 70])
+def test_frame_chunks_are_the_design_rows(xp, rng, n):
+    X = xp.asarray(rng.normal(size=(n, 3)))
+    frames, mask = frame_chunks(X, chunk_size=8, xp=xp)
+    ref = to_numpy(diag_design([X], chunk_size=8, xp=xp))
+    np.testing.assert_array_equal(to_numpy(frames), ref[:, 3:6, :])
+    np.testing.assert_array_equal(to_numpy(mask), ref[:, 6, :])
+
+
+def _estep_oracle(design, W, owner):
+    """Plain float64 numpy E-step of every chunk of a materialised design."""
+    lls, sts = [], []
+    for j in range(design.shape[0]):
+        Z = design[j].astype(np.float64)
+        lp = W[owner[j]].astype(np.float64) @ Z
+        m = lp.max(axis=0)
+        tot = np.exp(lp - m).sum(axis=0)
+        lls.append(np.sum((np.log(tot) + m) * Z[-1]))
+        sts.append((np.exp(lp - m) / tot) @ Z.T)
+    return np.array(lls), np.array(sts)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_diag_estep_frames_equal_a_plain_estep_of_the_design(xp, rng, dtype):
+    # 3 GMMs x 4 components, D = 3, chunks of 8 frames, GMM sizes 19, 8, 1 (padding in 2)
+    sizes, M, D, cs = [19, 8, 1], 4, 3, 8
+    X64 = rng.normal(size=(40, D)) * 3
+    groups = [np.arange(0, 19), np.arange(19, 27), np.array([30])]
+    X = xp.asarray(X64.astype(dtype))
+    frames, shifts, mask = chunk_frames(X, groups, chunk_size=cs, xp=xp)
+    owner = np.repeat(np.arange(3), [3, 1, 1])
+    w = np.concatenate([rng.dirichlet(np.ones(M)) for _ in sizes])
+    mu, var = rng.normal(size=(3 * M, D)), rng.uniform(0.5, 2.0, size=(3 * M, D))
+    W = to_numpy(scoring_params(xp.asarray(w), xp.asarray(mu), xp.asarray(var ** -0.5), "diag",
+                                xp=xp)[0]).reshape(3, M, 2 * D + 1).astype(dtype)
+    design = to_numpy(diag_design([xp.take(X, xp.asarray(g), axis=0) for g in groups],
+                                  chunk_size=cs, xp=xp, shifts=shifts))
+    ref_ll, ref_st = _estep_oracle(design, W, owner)
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    outs = []
+    # one chunk per block, all chunks in one block; the padded chunks told or not (chunk 3,
+    # full, follows the padded chunk 2: the constant row must be ones again)
+    padded = np.array([False, False, True, False, True])
+    for budget, pad in [(1, None), (10**6, None), (1, padded), (10**6, padded)]:
+        ll, st = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
+                                   budget=budget, padded=pad)
+        assert ll.dtype == xp.float64 and st.dtype == xp.float64
+        np.testing.assert_allclose(to_numpy(ll), ref_ll, rtol=rtol)
+        np.testing.assert_allclose(to_numpy(st), ref_st, rtol=rtol, atol=1e-6 * rtol)
+        outs.append((to_numpy(ll), to_numpy(st)))
+    # neither the blocks nor the padding flags change the numbers; the soft counts are the
+    # frame counts
+    for ll, st in outs[1:]:
+        np.testing.assert_array_equal(ll, outs[0][0])
+        np.testing.assert_array_equal(st, outs[0][1])
+    counts = outs[0][1][:, :, 2 * D].sum(axis=1)
+    np.testing.assert_allclose(counts, [8, 8, 3, 8, 1], rtol=1e-6)
+    ll_only, none = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
+                                      stats=False)
+    assert none is None
+    np.testing.assert_array_equal(to_numpy(ll_only), outs[0][0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_far_components_get_the_exp_floor_not_subnormals(xp, dtype):
+    # component 1 sits 1e4 standard deviations away: its true responsibilities underflow;
+    # they are raised to exp(floor) / (1 + exp(floor)) = exp(floor) to rounding
+    floor = exp_floor(getattr(xp, dtype), xp=xp)
+    tiny = np.finfo(dtype).tiny
+    assert floor == pytest.approx(0.8 * np.log(float(tiny)), rel=1e-15)
+    X = xp.asarray(np.array([[0.0], [0.5], [-0.5], [1.0]], dtype=dtype))
+    frames, mask = frame_chunks(X, chunk_size=4, xp=xp)
+    w = xp.asarray(np.array([0.5, 0.5], dtype=dtype))
+    mu = xp.asarray(np.array([[0.0], [1e4]], dtype=dtype))
+    pc = xp.ones((2, 1), dtype=getattr(xp, dtype))
+    W = scoring_params(w, mu, pc, "diag", xp=xp)[0][None, ...]
+    ll, st = diag_estep_frames(frames, mask, W, xp.zeros((1,), dtype=xp.int64), xp=xp)
+    st = to_numpy(st)[0]
+    np.testing.assert_allclose(st[1, 2], 4 * np.exp(floor), rtol=1e-5)
+    np.testing.assert_allclose(st[0, 2], 4.0, rtol=1e-6)
+    # the log-likelihood is that of component 0 alone: sum log(0.5 N(x | 0, 1))
+    x = np.array([0.0, 0.5, -0.5, 1.0])
+    ref = np.sum(np.log(0.5) - 0.5 * np.log(2 * np.pi) - 0.5 * x * x)
+    np.testing.assert_allclose(float(to_numpy(ll)[0]), ref, rtol=1e-6)
 
 
 def test_finite_values_whose_sum_overflows_are_accepted():

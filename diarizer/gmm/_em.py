@@ -1,23 +1,20 @@
 """Batched EM of many diagonal GMMs with the same number of components, on their own frames.
 
-The frames of every GMM are turned into chunks of the feature-major design ``[X*X ; X ; 1]``
-(:func:`._kernels.centred_design`) once per fit and concatenated, so one E-step of all the GMMs
-is a few batched matrix products over blocks of chunks instead of a Python loop over GMMs and
-chunks (:func:`._kernels.diag_estep_chunks`). A chunk's work depends only on its own frames and
-its GMM's parameters, and every GMM sums its chunks in order: the result of a GMM is the same
-whatever other GMMs share its unit, so the units can run on threads.
+The frames of every GMM are gathered once per fit into feature-major chunks
+(:func:`._chunks.chunk_frames`) and concatenated; every E-step of all the GMMs writes the design
+``[X*X ; X ; 1]`` of a few chunks at a time into a cache-sized buffer and runs a few batched
+matrix products on it (:func:`._chunks.diag_estep_frames`), instead of a Python loop over GMMs
+and chunks. A chunk's work depends only on its own frames and its GMM's parameters, and every
+GMM sums its chunks in order: the result of a GMM is the same whatever other GMMs share its
+unit, so the units can run on threads.
 """
 
 import numpy as np
 
 from .._xp import to_numpy
 from ..exceptions import NumericalError
-from ._kernels import (
-    compute_precision_cholesky,
-    diag_estep_chunks,
-    mstep,
-    scoring_params,
-)
+from ._chunks import diag_estep_frames
+from ._kernels import compute_precision_cholesky, mstep, scoring_params
 
 __all__ = []
 
@@ -66,15 +63,17 @@ def _sum_chunks(values, bounds, gmms, *, xp):
     return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
 
 
-def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar,
+def em_diag_unit(chunks, sizes, params, eps, max_iter, min_iter, *, xp, dtype, reg_covar,
                  var_floor, gmm_ids, chunk_size, on_iteration=None):
-    """EM of u diagonal GMMs of M components each, every one on its own design.
+    """EM of u diagonal GMMs of M components each, every one on its own frames.
 
     Parameters
     ----------
-    design : array of shape (n_chunks, 2D+1, chunk_size)
-        Frame design of the u GMMs' frames, in the coordinates of ``params``, GMM ``i`` on
-        ``ceil(sizes[i] / chunk_size)`` consecutive chunks (:func:`._kernels.centred_design`).
+    chunks : tuple
+        ``(frames, mask)`` from :func:`._chunks.chunk_frames` for the u GMMs' frames, in the
+        coordinates of ``params``: frames of shape (n_chunks, D, chunk_size), GMM ``i`` on
+        ``ceil(sizes[i] / chunk_size)`` consecutive chunks; mask of shape (n_chunks,
+        chunk_size).
     sizes : sequence of u int
         Frames of every GMM.
     params : tuple
@@ -111,11 +110,14 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
     u = len(sizes)
     w, mu, cov, pc = params
     M = w.shape[0] // u
-    K = design.shape[1]
-    D = (K - 1) // 2
+    frames, mask = chunks
+    D = frames.shape[1]
+    K = 2 * D + 1
     nch = [max(1, -(-int(n) // chunk_size)) for n in sizes]
     bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
     owner = xp.asarray(np.repeat(np.arange(u), nch))
+    padded = np.zeros(int(bounds[-1]), dtype=bool)  # the last chunk of a GMM not filling it
+    padded[bounds[1:] - 1] = np.asarray(sizes) % chunk_size != 0
     top = max(max_iter, min_iter)
     st = [None] * u
 
@@ -127,7 +129,8 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
         runs = np.split(gs, np.flatnonzero(np.diff(gs) != 1) + 1) if gs.size else []
         for run in runs:
             a, b = int(bounds[run[0]]), int(bounds[run[-1] + 1])
-            ll, s = diag_estep_chunks(design[a:b, ...], W, owner[a:b], xp=xp, stats=stats)
+            ll, s = diag_estep_frames(frames[a:b, ...], mask[a:b, ...], W, owner[a:b], xp=xp,
+                                      stats=stats, padded=padded[a:b])
             local = bounds - a
             lls.extend(_sum_chunks(ll, local, run, xp=xp))
             if stats:

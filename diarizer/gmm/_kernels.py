@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from ..exceptions import NumericalError
+from ._chunks import diag_estep_frames, frame_chunks
 
 __all__ = [
     "LOG_2PI",
@@ -29,9 +30,7 @@ __all__ = [
     "component_log_prob",
     "logsumexp_cols",
     "estep",
-    "diag_estep_chunks",
     "diag_design",
-    "centred_design",
     "DIAG_CHUNK",
     "DIAG_CHUNK_SMALL",
     "diag_chunk_size",
@@ -133,15 +132,15 @@ def frame_design(X, covariance_type, *, xp, chunk_size=None):
 
     Returns
     -------
-    Z : array of shape (n_chunks, 2D+1, chunk_size) for 'diag', (n, D) for 'full'
-        'diag': the rows ``[X*X ; X ; 1]`` of consecutive frame chunks, feature-major and
-        zero-padded at the end (a padded frame has a 0 in the constant row, which masks it). The
-        constant row folds the normalising constant into the scoring product and gives the soft
-        counts in the statistics product. 'full': ``X`` itself.
+    Z : tuple or array of shape (n, D)
+        'diag': ``(frames, mask)`` of :func:`._chunks.frame_chunks`, the frames transposed into
+        feature-major chunks and zero-padded at the end; the E-step writes the design
+        ``[X*X ; X ; 1]`` of a few chunks at a time from them (:func:`diag_design` has the
+        layout). 'full': ``X`` itself.
     """
     if covariance_type != "diag":
         return X
-    return diag_design([X], chunk_size=int(chunk_size or DIAG_CHUNK), xp=xp)
+    return frame_chunks(X, chunk_size=int(chunk_size or DIAG_CHUNK), xp=xp)
 
 
 def diag_design(blocks, *, chunk_size, xp, shifts=None):
@@ -198,81 +197,6 @@ def diag_design(blocks, *, chunk_size, xp, shifts=None):
 
 _DESIGN_PIECE = 8
 """Chunks transposed and squared at once by :func:`diag_design` (8 x 2048 frames: L2-sized)."""
-
-
-def centred_design(X, groups, *, chunk_size, xp):
-    """Diagonal design of frame groups, each centred on the mean of its own frames.
-
-    The same design and origins as ``diag_design([X[g] for g in groups], shifts=[mean(X[g])])``
-    with the mean taken in float64 as ``mean(astype(X[g], float64), axis=0)``, equal bit for
-    bit, but the frames of a group are gathered piece by piece (cache-sized) straight into the
-    design: no gathered copy of the group, no second pass over it in memory for the mean.
-
-    Parameters
-    ----------
-    X : array of shape (N, D)
-        All frames.
-    groups : list of host int arrays
-        Frame indices of every group (non-empty).
-    chunk_size : int
-        Frames per chunk ``cs``.
-    xp : namespace
-
-    Returns
-    -------
-    design : array of shape (n_chunks, 2D+1, cs)
-        Group ``i`` occupies ``ceil(n_i / cs)`` consecutive chunks.
-    shifts : list of arrays of shape (D,)
-        Origin (mean frame, in the dtype of ``X``) of every group.
-    """
-    cs, piece = int(chunk_size), _DESIGN_PIECE * int(chunk_size)
-    D = X.shape[1]
-    dtype, f64 = X.dtype, xp.float64
-    nch = [max(1, -(-int(g.size) // cs)) for g in groups]
-    out = xp.empty((sum(nch), 2 * D + 1, cs), dtype=dtype)
-    shifts = []
-    c = 0
-    for g, k in zip(groups, nch):
-        n = int(g.size)
-        start = int(g[0])
-        run = bool(g[-1] - start == n - 1 and np.all(np.diff(g) == 1))  # a slice of X
-        xg = None if run else xp.asarray(g)
-        total = None
-        # pass 1: gather, write the frames transposed, sum them in frame order (float64)
-        for a in range(0, n, piece):
-            b = min(a + piece, n)
-            v = X[start + a:start + b, ...] if run else xp.take(X, xg[a:b], axis=0)
-            v64 = xp.astype(v, f64, copy=False)
-            # a running sum equal to the sum of all the group's rows at once (same order)
-            total = (xp.sum(v64, axis=0) if total is None
-                     else xp.sum(xp.concat([total[None, :], v64], axis=0), axis=0))
-            j, full = c + a // cs, (b - a) // cs
-            if full:
-                out[j:j + full, D:2 * D, :] = xp.permute_dims(
-                    xp.reshape(v[:full * cs, ...], (full, cs, D)), (0, 2, 1))
-            if full * cs < b - a:
-                out[j + full, D:2 * D, :b - a - full * cs] = xp.permute_dims(v[full * cs:, ...],
-                                                                               (1, 0))
-        shift = xp.astype(total / n, dtype)
-        shifts.append(shift)
-        s = xp.reshape(shift, (1, D, 1))
-        # pass 2: centre and square (chunks still cache-hot for small groups)
-        full = n // cs
-        for a in range(0, full, _DESIGN_PIECE):
-            b = min(a + _DESIGN_PIECE, full)
-            v = out[c + a:c + b, D:2 * D, :] - s
-            out[c + a:c + b, D:2 * D, :] = v
-            out[c + a:c + b, :D, :] = v * v
-            out[c + a:c + b, 2 * D, :] = 1.0
-        if full < k:
-            r, t = n - full * cs, c + full
-            v = out[t, D:2 * D, :r] - s[0, ...]
-            out[t, :, r:] = 0.0
-            out[t, D:2 * D, :r] = v
-            out[t, :D, :r] = v * v
-            out[t, 2 * D, :r] = 1.0
-        c += k
-    return out, shifts
 
 
 def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
@@ -367,67 +291,12 @@ def default_chunk_size(width, budget=1 << 17):
 # E-step: sufficient statistics
 
 
-def diag_estep_chunks(design, W, owner, *, xp, stats=True, budget=1 << 18):
-    """Diagonal E-step of many GMMs (equal component count) on their own frame chunks.
-
-    Chunk ``j`` of ``design`` belongs to GMM ``owner[j]`` and is scored only against it. The work
-    of a chunk does not depend on the other chunks, so a GMM's numbers are the same whether it
-    is trained alone or with others, sequentially or on threads.
-
-    Parameters
-    ----------
-    design : array of shape (n_chunks, K, cs)
-        Frame design (:func:`frame_design`, ``K = 2D+1``), chunks of several GMMs concatenated.
-    W : array of shape (G, M, K)
-        Scoring matrices (:func:`scoring_params`) of the GMMs.
-    owner : xp int array of shape (n_chunks,)
-        GMM of every chunk.
-    xp : namespace
-    stats : bool, default=True
-        Whether to compute the statistics.
-    budget : int, default=2**18
-        Values of one block's (chunks, M, cs) temporaries (cache-sized); several chunks are
-        handled by one batched product to save the per-call overhead at small M.
-
-    Returns
-    -------
-    loglik : float64 array of shape (n_chunks,)
-        Log-likelihood of every chunk's frames (padding frames count 0).
-    st : float64 array of shape (n_chunks, M, K) or None
-        ``sum_n r_nk [x_n**2, x_n, 1]`` per chunk: second order, first order statistics and soft
-        counts.
-    """
-    n_chunks, K, cs = design.shape
-    M = W.shape[1]
-    f64 = xp.float64
-    B = max(1, budget // (M * cs))
-    lls, sts = [], []
-    for a in range(0, n_chunks, B):
-        b = min(a + B, n_chunks)
-        Zb = design[a:b, ...]
-        Wb = W[0:1, ...] if W.shape[0] == 1 else xp.take(W, owner[a:b], axis=0)
-        lp = xp.matmul(Wb, Zb)  # (b-a, M, cs)
-        m = xp.max(lp, axis=1, keepdims=True)
-        lp -= m
-        e = xp.exp(lp)
-        tot = xp.sum(e, axis=1)  # (b-a, cs)
-        ll = (xp.log(tot) + m[:, 0, :]) * Zb[:, K - 1, :]  # padding frames: constant row 0
-        lls.append(xp.sum(xp.astype(ll, f64), axis=1))
-        if stats:
-            e *= (1.0 / tot)[:, None, :]
-            sts.append(xp.astype(xp.matmul(e, xp.permute_dims(Zb, (0, 2, 1))), f64))
-    ll = lls[0] if len(lls) == 1 else xp.concat(lls, axis=0)
-    if not stats:
-        return ll, None
-    return ll, (sts[0] if len(sts) == 1 else xp.concat(sts, axis=0))
-
-
 def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
     """One pass over the frames of one GMM: total log-likelihood and sufficient statistics.
 
     Parameters
     ----------
-    Z : array of shape (n_chunks, 2D+1, cs) or (n, D)
+    Z : tuple or array of shape (n, D)
         Frame design of the GMM's frames (:func:`frame_design`).
     params : tuple
         From :func:`scoring_params`.
@@ -452,13 +321,17 @@ def estep(Z, params, covariance_type, *, xp, chunk_size=None, stats=True):
     """
     if covariance_type == "diag":
         W = params[0]
-        owner = xp.zeros((Z.shape[0],), dtype=xp.int64)
-        ll, st = diag_estep_chunks(Z, W[None, ...], owner, xp=xp, stats=stats)
+        frames, mask = Z
+        n_chunks = frames.shape[0]
+        owner = xp.zeros((n_chunks,), dtype=xp.int64)
+        padded = np.arange(n_chunks) == n_chunks - 1  # only the last chunk can hold padding
+        ll, st = diag_estep_frames(frames, mask, W[None, ...], owner, xp=xp, stats=stats,
+                                   padded=padded)
         total = float(xp.sum(ll))
         if not stats:
             return total, None, None, None
         st = xp.sum(st, axis=0)
-        D = (Z.shape[1] - 1) // 2
+        D = frames.shape[1]
         return total, st[:, 2 * D], st[:, D:2 * D], st[:, :D]
     n = Z.shape[0]
     M = params[2].shape[0]
