@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._xp import to_numpy
-from ..gmm import GMMSet, merge_pairs
+from ..gmm import GMMSet, merge_pairs, prepare_frames
 from .bic import delta_bic
 from .clr import clr_clustering
 from .ensemble import medoid_index
@@ -217,6 +217,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                           _decimate_runs(runs, step))
     else:
         label = final_label
+    # Checked, converted and made contiguous once (X[::step] is a strided view): every engine
+    # call below then skips its own pass over the frames.
+    X = prepare_frames(X, xp=xp, dtype=dtype)
     n_frames = X.shape[0]
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
 
@@ -227,7 +230,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         if k < k0:
             log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k, k0)
         if initial_segmentation == "kmeans":
-            labels = segment_kmeans_labels(to_numpy(X), k, seg, min_frames=2 * n_components,
+            labels = segment_kmeans_labels(to_numpy(X.array), k, seg, min_frames=2 * n_components,
                                            seed=seed)
             k = int(labels.max()) + 1
         else:
@@ -301,8 +304,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
 
     if clr is not None and gmms.n_gmms > max(min_clusters, 1):
         t = time.perf_counter()
-        new = clr_clustering(X, labels, min_clusters=min_clusters, xp=xp, dtype=dtype, seed=seed,
-                             **clr)
+        new = clr_clustering(X.array, labels, min_clusters=min_clusters, xp=xp, dtype=dtype,
+                             seed=seed, **clr)
         if new.max() + 1 < gmms.n_gmms:
             n_merges += gmms.n_gmms - (int(new.max()) + 1)
             gmms = _merge_groups(gmms, labels, new)
