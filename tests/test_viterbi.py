@@ -53,3 +53,41 @@ def test_switch_penalty_keeps_label():
     ll[5:, 1] = 0.1  # tiny gain for switching at frame 5
     assert viterbi_min_duration(ll, 2).tolist() == [0] * 5 + [1] * 5
     assert viterbi_min_duration(ll, 2, switch_penalty=1.0).tolist() == [0] * 10
+
+
+def _random_case(rng):
+    n, k, d = int(rng.integers(1, 200)), int(rng.integers(1, 6)), int(rng.integers(1, 30))
+    if rng.random() < 0.5:
+        ll = rng.integers(-3, 1, size=(n, k)).astype(float)  # many exact ties
+    else:
+        ll = rng.standard_normal((n, k)) * 10
+    cuts = np.unique(np.r_[0, rng.integers(0, n, size=int(rng.integers(0, 6))), n])
+    return ll, cuts[:-1].astype(np.int64), cuts[1:].astype(np.int64), d
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_numpy_decoder_equals_compiled_decoder(seed):
+    # the numpy decoder (short runs) and the numba decoder (long runs) give the same labels,
+    # ties included, with and without a switch penalty
+    from diarizer.clustering import viterbi
+
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        ll, starts, ends, d = _random_case(rng)
+        for penalty in (0.0, 2.0):
+            want = viterbi._compiled()(ll, starts.copy(), ends.copy(), d, penalty)
+            got = viterbi._decode_runs_numpy(ll, starts, ends, d, penalty)
+            np.testing.assert_array_equal(got, want)
+
+
+def test_long_runs_use_the_compiled_decoder(monkeypatch):
+    from diarizer.clustering import viterbi
+
+    ll = np.array([[0., -1.], [0., -1.], [-1., 0.], [0., -1.], [0., -1.], [0., -1.]])
+    calls = []
+    monkeypatch.setattr(viterbi, "NUMPY_MAX_RUN", 5)
+    monkeypatch.setattr(viterbi, "_decode_runs_numpy", lambda *a: calls.append(a) or 0)
+    assert viterbi_min_duration(ll, 1).tolist() == [0, 0, 1, 0, 0, 0]  # run of 6 > 5: numba
+    assert calls == []
+    assert viterbi_min_duration(ll, 1, runs=np.array([[0, 3], [3, 6]])) == 0  # runs <= 5: numpy
+    assert len(calls) == 1
