@@ -128,77 +128,80 @@ def _compiled():
 
 
 # Above this many frames in the longest run, the numba decoder is used (the numpy decoder loops
-# in Python over the frames of the longest run, about 40 us per frame offset).
+# in Python over the frame offsets of the longest run, some 50 us per offset).
 NUMPY_MAX_RUN = 4096
+# The numpy decoder keeps about 30 bytes per frame and cluster: runs are decoded in groups of at
+# most this many frames (runs are independent, so the grouping does not change the labels).
+NUMPY_GROUP_FRAMES = 400_000
 
 
 def _decode_runs_numpy(ll, starts, ends, dmin, penalty):
-    """:func:`_decode_runs` with every run decoded at once, frame offset by frame offset.
+    """:func:`_decode_runs` in numpy, runs in groups of about ``NUMPY_GROUP_FRAMES`` frames."""
+    out = np.zeros(ll.shape[0], dtype=np.int64)
+    lens = ends - starts
+    if ll.shape[1] == 1 or lens.size == 0:
+        return out
+    group = np.cumsum(lens) // NUMPY_GROUP_FRAMES
+    for g in np.unique(group):
+        sel = group == g
+        _decode_group(ll, starts[sel], lens[sel], dmin, penalty, out)
+    return out
+
+
+def _decode_group(ll, starts, lens, dmin, penalty, out):
+    """Decode the runs ``[starts, starts + lens)`` all at once, frame offset by frame offset.
 
     The runs are sorted longest first, so the runs still going at offset ``t`` are a prefix,
-    and the frames are packed offset-major (offset ``t`` of run ``r`` at ``off[t] + r``): each
-    offset is a few vectorised operations on contiguous (runs, clusters) slices, in exactly the
-    operations and order of :func:`_decode_run` (so the labels are the same bit for bit).
-    Instead of following the back pointers frame by frame, the traceback jumps from a frame to
-    the last entry into its cluster (``last``), so it loops ``max run / dmin`` times.
+    and their frames are packed offset-major (offset ``t`` of run ``r`` at ``off[t] + r``): each
+    offset is a few vectorised operations on contiguous (runs, clusters) slices, doing exactly
+    the floating-point operations of :func:`_decode_run` in the same order, so the labels are
+    the same bit for bit. Instead of following the back pointers frame by frame, the traceback
+    jumps from a frame to the last entry into its cluster (``last``): ``max run / dmin`` steps.
     """
-    n_total, k_n = ll.shape
-    out = np.zeros(n_total, dtype=np.int64)
-    lens = ends - starts
-    if k_n == 1 or lens.size == 0 or lens.max() <= 0:
-        return out
+    k_n = ll.shape[1]
     neg = -1e300
     order = np.argsort(-lens, kind="stable")
     a, L = starts[order], lens[order]
-    max_len = int(L[0])
-    # runs longer than t, for every offset t; the packed position of (t, r) is off[t] + r
-    m_at = np.searchsorted(-L, -np.arange(max_len), side="left")
+    max_len = int(L[0]) if L.size else 0
+    if max_len <= 0:
+        return
+    m_at = np.searchsorted(-L, -np.arange(max_len), side="left")  # runs longer than t
     off = np.concatenate([[0], np.cumsum(m_at)])
     t_of = np.repeat(np.arange(max_len), m_at)  # packed position -> offset, run, frame
     llp = ll[a[np.arange(off[-1]) - off[t_of]] + t_of]
-    # cum[off[t] + r] = sum of the run's first t + 1 frames, added frame by frame
-    cum = np.empty_like(llp)
+    n_long = int(np.count_nonzero(L >= dmin))
+    cum = np.empty_like(llp)  # cum[off[t] + r]: sum of the run's first t + 1 frames, in order
+    v = np.full_like(llp, neg)  # offsets before dmin - 1 stay unreachable, as in _decode_run
+    last = np.empty(llp.shape, dtype=np.int32)  # offset of the last entry into the cluster
+    b1k_at = np.zeros(off[-1], dtype=np.int32)  # best predecessor when entering at offset t
+    b2k_at = np.zeros(off[-1], dtype=np.int32)  # best other than b1k (entering b1k itself)
+    cols = np.arange(k_n)[None, :]
+    zeros = np.zeros((n_long, k_n))
     prev = np.zeros((L.size, k_n))
     for t in range(max_len):
         m = m_at[t]
-        prev = prev[:m] + llp[off[t]:off[t] + m]
-        cum[off[t]:off[t] + m] = prev
-    n_long = int(np.count_nonzero(L >= dmin))
-    # runs shorter than dmin: one label, the cluster of highest total (first on ties)
-    if n_long < L.size:
-        idx = np.arange(n_long, L.size)
-        sl = L[idx]
-        best = np.argmax(cum[off[np.maximum(sl - 1, 0)] + idx], axis=1)
-        sa = a[idx]
-        p = np.repeat(sa - np.concatenate([[0], np.cumsum(sl)[:-1]]), sl) + np.arange(sl.sum())
-        out[p] = np.repeat(best, sl)
-    if n_long == 0:
-        return out
-    v = np.full_like(llp, neg)  # offsets before dmin - 1 stay unreachable, as in _decode_run
-    bp = np.empty(llp.shape, dtype=np.int32)
-    last = np.empty(llp.shape, dtype=np.int32)
-    own_cols = np.arange(k_n)[None, :]
-    zeros = np.zeros((n_long, k_n))
-    for t in range(dmin - 1, max_len):
-        m = m_at[t]
         here = slice(off[t], off[t] + m)
+        prev = prev[:m] + llp[here]
+        cum[here] = prev
+        if t < dmin - 1:
+            continue
         s = t - dmin + 1
         if s == 0:
             enter = zeros[:m]
-            src = -2
             c_s = zeros[:m]
         else:
-            vp = v[off[s - 1]:off[s - 1] + m].copy()
+            before_s = slice(off[s - 1], off[s - 1] + m)
+            vp = v[before_s].copy()
             b1k = np.argmax(vp, axis=1)[:, None]
             b1 = np.take_along_axis(vp, b1k, axis=1)
             np.put_along_axis(vp, b1k, -np.inf, axis=1)
             b2k = np.argmax(vp, axis=1)[:, None]
             b2 = np.maximum(np.take_along_axis(vp, b2k, axis=1), neg)
-            own = own_cols == b1k
-            enter = np.where(own, b2, b1) - penalty
-            src = np.where(own, b2k, b1k)
-            c_s = cum[off[s - 1]:off[s - 1] + m]
-        cand = enter + cum[here] - c_s
+            enter = np.where(cols == b1k, b2, b1) - penalty
+            b1k_at[here] = b1k[:, 0]
+            b2k_at[here] = b2k[:, 0]
+            c_s = cum[before_s]
+        cand = enter + prev - c_s
         if t > dmin - 1:
             before = slice(off[t - 1], off[t - 1] + m)
             vprev = v[before]
@@ -209,29 +212,33 @@ def _decode_runs_numpy(ll, starts, ends, dmin, penalty):
             last_prev = -1
         take = (enter > neg / 2) & (cand > stay)
         v[here] = np.where(take, cand, stay)
-        bp[here] = np.where(take, src, -1)
         last[here] = np.where(take, t, last_prev)
+    # runs shorter than dmin: one label, the cluster of highest total (first on ties)
+    seg_start, seg_len, seg_lab = [], [], []
+    if n_long < L.size:
+        short = np.arange(n_long, L.size)
+        seg_start.append(a[short])
+        seg_len.append(L[short])
+        seg_lab.append(np.argmax(cum[off[np.maximum(L[short] - 1, 0)] + short], axis=1))
     # traceback of the long runs, all at once; each step labels [entry - dmin + 1, t] with k
     run = np.arange(n_long)
     t = L[:n_long] - 1
     k = np.argmax(v[off[t] + run], axis=1)
-    seg_start, seg_len, seg_lab = [], [], []
     while run.size:
         e = last[off[t] + run, k].astype(np.int64)
         s = np.maximum(e - dmin + 1, 0)
         seg_start.append(a[run] + s)
         seg_len.append(t - s + 1)
         seg_lab.append(k)
-        src = bp[off[np.maximum(e, 0)] + run, k]
-        k = np.where(src >= 0, src, k)
+        p = off[np.maximum(e, 0)] + run
+        k = np.where(k == b1k_at[p], b2k_at[p], b1k_at[p])
         t = s - 1
         keep = t >= 0
         run, t, k = run[keep], t[keep], k[keep]
     starts_, lens_, labs = (np.concatenate(x) for x in (seg_start, seg_len, seg_lab))
-    p = (np.repeat(starts_ - np.concatenate([[0], np.cumsum(lens_)[:-1]]), lens_)
-         + np.arange(lens_.sum()))
-    out[p] = np.repeat(labs, lens_)
-    return out
+    pos = (np.repeat(starts_ - np.concatenate([[0], np.cumsum(lens_)[:-1]]), lens_)
+           + np.arange(lens_.sum()))
+    out[pos] = np.repeat(labs, lens_)
 
 
 def viterbi_min_duration(loglik, min_duration, runs=None, switch_penalty=0.0):
