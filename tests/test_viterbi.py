@@ -80,6 +80,33 @@ def test_numpy_decoder_equals_compiled_decoder(seed):
             np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_numpy_decoder_equals_compiled_decoder_on_extreme_values(seed):
+    # -inf and huge emissions take the decoder's general path (reachability tests kept);
+    # tiny groups of runs exercise the grouping
+    from diarizer.clustering import viterbi
+
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(30):
+        ll, starts, ends, d = _random_case(rng)
+        ll[rng.random(ll.shape) < 0.05] = rng.choice([-np.inf, -1e299, 1e298])
+        want = viterbi._compiled()(ll, starts.copy(), ends.copy(), d, 0.5)
+        got = viterbi._decode_runs_numpy(ll, starts, ends, d, 0.5)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_numpy_decoder_groups_of_runs_give_the_same_labels(monkeypatch):
+    from diarizer.clustering import viterbi
+
+    rng = np.random.default_rng(3)
+    ll = rng.integers(-3, 1, size=(300, 3)).astype(float)
+    starts, ends = np.array([0, 40, 45, 170], dtype=np.int64), np.array([40, 45, 170, 300])
+    whole = viterbi._decode_runs_numpy(ll, starts, ends, 7, 0.0)
+    monkeypatch.setattr(viterbi, "NUMPY_GROUP_FRAMES", 50)
+    np.testing.assert_array_equal(viterbi._decode_runs_numpy(ll, starts, ends, 7, 0.0), whole)
+    np.testing.assert_array_equal(whole, viterbi._compiled()(ll, starts, ends, 7, 0.0))
+
+
 def test_long_runs_use_the_compiled_decoder(monkeypatch):
     from diarizer.clustering import viterbi
 

@@ -16,6 +16,13 @@ run; a run shorter than ``min_duration`` gets one label (its best cluster overal
 
     full timeline  s s s s s s s . . . s s s s . . s s s
     runs           [---- run 0 ---]     [run 1 ]   [r2 ]
+
+Two decoders compute the same labels bit for bit (the same floating-point operations in the
+same order): a numpy one that steps through all runs at once, offset by offset (used when no run
+is longer than :data:`NUMPY_MAX_RUN` frames, as with speech detection), and the per-run loop
+compiled by numba for longer runs. numba is imported only then: importing it and loading even a
+cached function costs about 0.8 s of CPU per process, more than the numpy decoder needs for a
+whole 1-hour meeting.
 """
 
 import numpy as np
@@ -141,14 +148,19 @@ def _decode_runs_numpy(ll, starts, ends, dmin, penalty):
     lens = ends - starts
     if ll.shape[1] == 1 or lens.size == 0:
         return out
+    # Finite emissions of bounded size: every cluster is reachable from offset dmin - 1 on, so
+    # the reachability tests of _decode_run always pass and can be skipped (same labels).
+    bound = float(np.max(np.abs(ll))) * float(lens.max()) + abs(penalty) if ll.size else 0.0
+    fast = bool(np.isfinite(bound)) and bound < 1e290
     group = np.cumsum(lens) // NUMPY_GROUP_FRAMES
-    for g in np.unique(group):
-        sel = group == g
-        _decode_group(ll, starts[sel], lens[sel], dmin, penalty, out)
+    with np.errstate(invalid="ignore", over="ignore"):  # -inf emissions: as _decode_run
+        for g in np.unique(group):
+            sel = group == g
+            _decode_group(ll, starts[sel], lens[sel], dmin, penalty, out, fast)
     return out
 
 
-def _decode_group(ll, starts, lens, dmin, penalty, out):
+def _decode_group(ll, starts, lens, dmin, penalty, out, fast=False):
     """Decode the runs ``[starts, starts + lens)`` all at once, frame offset by frame offset.
 
     The runs are sorted longest first, so the runs still going at offset ``t`` are a prefix,
@@ -157,6 +169,8 @@ def _decode_group(ll, starts, lens, dmin, penalty, out):
     the floating-point operations of :func:`_decode_run` in the same order, so the labels are
     the same bit for bit. Instead of following the back pointers frame by frame, the traceback
     jumps from a frame to the last entry into its cluster (``last``): ``max run / dmin`` steps.
+    ``fast``: the emissions are finite and small enough that no path value comes near ``-1e300``
+    (the reachability tests are then skipped).
     """
     k_n = ll.shape[1]
     neg = -1e300
@@ -186,6 +200,11 @@ def _decode_group(ll, starts, lens, dmin, penalty, out):
         if t < dmin - 1:
             continue
         s = t - dmin + 1
+        if fast and 0 < s < dmin:  # every predecessor unreachable: no entry, only stays
+            before = slice(off[t - 1], off[t - 1] + m)
+            v[here] = v[before] + llp[here]
+            last[here] = last[before]
+            continue
         if s == 0:
             enter = zeros[:m]
             c_s = zeros[:m]
@@ -197,7 +216,9 @@ def _decode_group(ll, starts, lens, dmin, penalty, out):
             np.put_along_axis(vp, b1k, -np.inf, axis=1)
             b2k = np.argmax(vp, axis=1)[:, None]
             b2 = np.maximum(np.take_along_axis(vp, b2k, axis=1), neg)
-            enter = np.where(cols == b1k, b2, b1) - penalty
+            enter = np.where(cols == b1k, b2, b1)
+            if penalty:
+                enter = enter - penalty
             b1k_at[here] = b1k[:, 0]
             b2k_at[here] = b2k[:, 0]
             c_s = cum[before_s]
@@ -205,12 +226,12 @@ def _decode_group(ll, starts, lens, dmin, penalty, out):
         if t > dmin - 1:
             before = slice(off[t - 1], off[t - 1] + m)
             vprev = v[before]
-            stay = np.where(vprev > neg, vprev + llp[here], neg)
+            stay = vprev + llp[here] if fast else np.where(vprev > neg, vprev + llp[here], neg)
             last_prev = last[before]
         else:
             stay = np.full((m, k_n), neg)
             last_prev = -1
-        take = (enter > neg / 2) & (cand > stay)
+        take = cand > stay if fast else (enter > neg / 2) & (cand > stay)
         v[here] = np.where(take, cand, stay)
         last[here] = np.where(take, t, last_prev)
     # runs shorter than dmin: one label, the cluster of highest total (first on ties)
