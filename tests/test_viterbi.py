@@ -118,3 +118,19 @@ def test_long_runs_use_the_compiled_decoder(monkeypatch):
     assert calls == []
     assert viterbi_min_duration(ll, 1, runs=np.array([[0, 3], [3, 6]])) == 0  # runs <= 5: numpy
     assert len(calls) == 1
+
+
+def test_numba_takes_over_once_the_numpy_budget_is_spent(monkeypatch):
+    from diarizer.clustering import viterbi
+
+    ll = np.array([[0., -1.], [0., -1.], [-1., 0.], [0., -1.], [0., -1.], [0., -1.]])
+    monkeypatch.setattr(viterbi, "NUMPY_BUDGET", 10)
+    monkeypatch.setattr(viterbi, "_NUMPY_OFFSETS", [0])
+    calls = []
+    numpy_decoder = viterbi._decode_runs_numpy
+    monkeypatch.setattr(viterbi, "_decode_runs_numpy",
+                        lambda *a: calls.append(a) or numpy_decoder(*a))
+    for _ in range(3):  # 6 offsets each: the third call finds 12 > 10 spent
+        assert viterbi_min_duration(ll, 1).tolist() == [0, 0, 1, 0, 0, 0]
+    assert len(calls) == 2
+    assert viterbi._NUMPY_OFFSETS == [12]

@@ -19,10 +19,11 @@ run; a run shorter than ``min_duration`` gets one label (its best cluster overal
 
 Two decoders compute the same labels bit for bit (the same floating-point operations in the
 same order): a numpy one that steps through all runs at once, offset by offset (used when no run
-is longer than :data:`NUMPY_MAX_RUN` frames, as with speech detection), and the per-run loop
-compiled by numba for longer runs. numba is imported only then: importing it and loading even a
-cached function costs about 0.8 s of CPU per process, more than the numpy decoder needs for a
-whole 1-hour meeting.
+is longer than :data:`NUMPY_MAX_RUN` frames, as with speech detection, until the process has
+spent about 2 s in it, :data:`NUMPY_BUDGET`), and the per-run loop compiled by numba otherwise.
+numba is imported only then: importing it and loading even a cached function costs about 0.8 s
+of CPU per process, more than the numpy decoder needs for a whole 1-hour meeting. Which decoder
+runs never changes the labels.
 """
 
 import numpy as np
@@ -137,6 +138,11 @@ def _compiled():
 # Above this many frames in the longest run, the numba decoder is used (the numpy decoder loops
 # in Python over the frame offsets of the longest run, some 50 us per offset).
 NUMPY_MAX_RUN = 4096
+# Once the numpy decoder has looped over this many offsets in the process (about 2 s), numba is
+# loaded and used from then on: runs of a few thousand frames decoded tens of times (a long
+# meeting without speech detection, many meetings in one batch process) cost less that way.
+NUMPY_BUDGET = 40_000
+_NUMPY_OFFSETS = [0]
 # The numpy decoder keeps about 30 bytes per frame and cluster: runs are decoded in groups of at
 # most this many frames (runs are independent, so the grouping does not change the labels).
 NUMPY_GROUP_FRAMES = 400_000
@@ -297,6 +303,14 @@ def viterbi_min_duration(loglik, min_duration, runs=None, switch_penalty=0.0):
     runs = np.ascontiguousarray(runs, dtype=np.int64)
     starts, ends = runs[:, 0].copy(), runs[:, 1].copy()
     dmin, penalty = int(max(min_duration, 1)), float(switch_penalty)
-    if ends.size == 0 or (ends - starts).max() <= NUMPY_MAX_RUN:
+    longest = int((ends - starts).max()) if ends.size else 0
+    if longest <= NUMPY_MAX_RUN and (_NUMPY_OFFSETS[0] <= NUMPY_BUDGET or not _numba_available()):
+        _NUMPY_OFFSETS[0] += longest
         return _decode_runs_numpy(ll, starts, ends, dmin, penalty)
     return _compiled()(ll, starts, ends, dmin, penalty)
+
+
+def _numba_available():
+    import importlib.util
+
+    return bool(_NUMBA) or importlib.util.find_spec("numba") is not None
