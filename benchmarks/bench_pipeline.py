@@ -13,7 +13,9 @@ JSON file). Columns:
   ``reseg`` (every resegmentation round, including the final labelling), ``merge`` (candidate
   training and delta-BIC of every merge step), ``clr``, ``output`` (RTTM + GMM dump);
 * ``wall``: the whole child process (interpreter start, imports, everything), measured by the
-  parent; ``xRT`` = meeting duration / wall; ``clust xRT`` = duration / the clustering stage;
+  parent; ``cpu s``: the child's user + system CPU seconds (``os.wait4`` rusage, minimum over
+  the repeats; far less sensitive than the wall to the load of a shared machine, but it adds up
+  the threads); ``xRT`` = meeting duration / wall; ``clust xRT`` = duration / the clustering stage;
 * ``RSS``: peak resident memory of the child (``os.wait4`` rusage, ``ru_maxrss``);
 * merge steps, speakers found, and the Forgiving DER (collar 0.25 s, overlap skipped, the
   meeting's UEM) computed with :func:`diarizer.scoring.score`.
@@ -174,13 +176,14 @@ def run_peer(row, workdir):
             "der": forgiving_der(row["rttm"], row["uem"], hyp)}
 
 
-def fmt_row(name, cfg, dur, walls, rss, info, der):
+def fmt_row(name, cfg, dur, walls, rss, info, der, cpus=()):
     t = info["timings"]
     wall = min(walls)
     spread = max(walls) / wall if len(walls) > 1 else 1.0
     clust = t.get("clustering", 0.0)
     stages = " | ".join(f"{t.get(k, 0.0):.2f}" for _, k in STAGES)
-    return (f"| {name} | {cfg} | {stages} | {clust:.2f} | {wall:.2f} (x{spread:.2f}) | "
+    cpu = f"{min(cpus):.2f}" if cpus else ""
+    return (f"| {name} | {cfg} | {stages} | {clust:.2f} | {wall:.2f} (x{spread:.2f}) | {cpu} | "
             f"{dur / wall:.0f} | {dur / clust if clust else float('nan'):.0f} | "
             f"{rss / 2**20:.0f} | {info['n_merges']} | {info['n_speakers']} | {der:.2f} |")
 
@@ -212,9 +215,9 @@ def main(argv=None):
     print(f"# bench_pipeline: backend {a.backend}, repeat {a.repeat}, load average {load}",
           flush=True)
     cols = " | ".join(s for s, _ in STAGES)
-    print(f"| meeting | config | {cols} | clustering | wall s (max/min) | xRT | clust xRT | "
-          f"RSS MiB | merges | spk | DER % |", flush=True)
-    print("|---|---|" + "---|" * (len(STAGES) + 9), flush=True)
+    print(f"| meeting | config | {cols} | clustering | wall s (max/min) | cpu s | xRT | "
+          f"clust xRT | RSS MiB | merges | spk | DER % |", flush=True)
+    print("|---|---|" + "---|" * (len(STAGES) + 10), flush=True)
     results = []
     feat_cfgs = [c for c in a.feature_configs.split(",") if c]
     for name in [m for m in a.meetings.split(",") if m]:
@@ -233,6 +236,7 @@ def main(argv=None):
                 inp = ["--audio", row["wav"]]
             variants = [("", None)] + ([("(before)", a.compare_src)] if a.compare_src else [])
             acc = {tag: ([], 0, None) for tag, _ in variants}
+            cpus = {tag: [] for tag, _ in variants}
             for _ in range(a.repeat):
                 for tag, src in variants:
                     out = hyp.with_suffix(f".{'before' if src else 'after'}.rttm")
@@ -243,19 +247,23 @@ def main(argv=None):
                     if best is None or wall < min(walls):  # stage times of the fastest run
                         best = info
                     acc[tag] = (walls + [wall], max(rss, ru.ru_maxrss * 1024 if ru else 0), best)
+                    if ru:
+                        cpus[tag].append(ru.ru_utime + ru.ru_stime)
             for tag, src in variants:
                 walls, rss, info = acc[tag]
                 out = hyp.with_suffix(f".{'before' if src else 'after'}.rttm")
                 der = forgiving_der(row["rttm"], row["uem"], out)
-                print(fmt_row(name, cfg + tag, dur, walls, rss, info, der), flush=True)
+                print(fmt_row(name, cfg + tag, dur, walls, rss, info, der, cpus[tag]),
+                      flush=True)
                 results.append({"meeting": name, "config": cfg + tag, "walls": walls,
+                                "cpus": cpus[tag],
                                 "rss": rss, "der": der, **info})
         if not a.no_peer:
             peer = run_peer(row, workdir)
             if peer and "error" not in peer:
                 blank = " | ".join("" for _ in STAGES)
                 print(f"| {name} | resemblyzer | {blank} |  | {peer['wall']:.2f} (load excl.; "
-                      f"process {peer['process']:.1f}) | {dur / peer['wall']:.0f} |  |  |  | "
+                      f"process {peer['process']:.1f}) |  | {dur / peer['wall']:.0f} |  |  |  | "
                       f"{peer['n_speakers']} | {peer['der']:.2f} |", flush=True)
                 results.append({"meeting": name, "config": "resemblyzer", **peer})
             elif peer:
