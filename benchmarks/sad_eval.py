@@ -1,6 +1,7 @@
 """Score the speech detectors against reference speech regions (run by hand).
 
     python benchmarks/sad_eval.py [/work/shared/data] [--cache /work/cache/meetings]
+                                  [--sets synthetic10,realvoice]
                                   [--speed /work/cache/meetings/speed/speed_1h.wav]
                                   [--set min_silence=0.4 --set pad=0.1 ...]
 
@@ -11,7 +12,19 @@ References: pyAudioAnalysis count/count2 ``.segments`` (speech lines), and the u
 reference turns of the trustworthy pyannote AMI debug excerpts (see shared/data/README.md) and
 of pyannote's sample.wav. Scoring is per 10 ms frame (no collar): missed = reference speech the
 detector marks as silence, false alarm = detected speech outside the reference. Percentages are
-of the reference speech duration. The ``sad s`` column is the detector's own time (features
+of the reference speech duration. The detectors run with the pipeline's settings
+(``sad_min_speech``, ``sad_min_silence``, ``sad_pad`` of ``diarizer.config``) unless ``--set``
+overrides them. Under each table the errors are split by where they are (seconds)::
+
+    miss  pause   a stretch inside reference speech cut out with detected speech on both sides
+                  (a pause inside a turn: the reference's annotation convention counts it)
+          edge    detected speech on one side only: a turn starts late or ends early
+          whole   no detected speech next to it: a reference stretch missed entirely
+    FA    bridge  a reference silence with reference speech on both sides filled in
+          edge    reference speech on one side only: a turn extended
+          isolated  no reference speech next to it: a sound the reference does not count
+
+The ``sad s`` column is the detector's own time (features
 excluded). ``--speed WAV`` also times both detectors on that file's features (best of 3, after
 a warm-up run), e.g. the 1-hour meeting of ``benchmarks/datasets.py``. BLAS runs on
 ``--blas-threads`` threads (default 1, the pipeline's ``blas_threads`` default): on a shared
@@ -25,8 +38,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from diarizer.config import SCHEMA
 from diarizer.features.mfcc import log_energy, mfcc
-from diarizer.features.sad import energy_sad, model_sad
+from diarizer.features.sad import energy_sad, mask_to_runs, model_sad
 from diarizer.io.audio import read_audio
 
 HOP = 0.01
@@ -89,12 +103,26 @@ def cache_cases(cache, sets=("synthetic10", "realvoice")):
 
 
 _BOTH = ("min_speech", "min_silence")
+_DEFAULTS = {s.name: s.default for s in SCHEMA}
+PIPELINE = {"min_speech": _DEFAULTS["sad_min_speech"],
+            "min_silence": _DEFAULTS["sad_min_silence"], "pad": _DEFAULTS["sad_pad"]}
+_KINDS = (("miss", ("pause", "edge", "whole")), ("FA", ("bridge", "edge", "isolated")))
+
+
+def _where(err, other):
+    """Seconds of the runs of ``err`` with ``other`` True on both sides, one side, neither."""
+    starts, ends, values = mask_to_runs(err)
+    out = np.zeros(3)
+    for a, b in zip(starts[values], ends[values]):
+        sides = int(a > 0 and other[a - 1]) + int(b < err.size and other[b])
+        out[2 - sides] += (b - a) * HOP
+    return out
 
 
 def _detect(detector, X, e, **sad_kw):
     if detector == "energy":
         return energy_sad(e, hop=HOP, **{k: v for k, v in sad_kw.items() if k in _BOTH})
-    return model_sad(X, e, hop=HOP, **sad_kw)
+    return model_sad(X, e, hop=HOP, **{**PIPELINE, **sad_kw})
 
 
 def _parse_set(items):
@@ -110,6 +138,7 @@ def _parse_set(items):
 
 def evaluate(items, detector, **sad_kw):
     rows = []
+    where = np.zeros(6)
     elapsed = 0.0
     print(f"\n{detector}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
           f" {'miss %':>7s} {'FA %':>7s}")
@@ -124,30 +153,35 @@ def evaluate(items, detector, **sad_kw):
         fa = np.count_nonzero(~ref & sys_) * HOP
         tot = np.count_nonzero(ref) * HOP
         rows.append((tot, miss, fa))
+        where += np.concatenate([_where(ref & ~sys_, sys_), _where(~ref & sys_, ref)])
         print(f"{name:8s} {tot:7.2f} {sys_.sum() * HOP:7.2f} {miss:7.2f} {fa:7.2f}"
               f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%")
     tot, miss, fa = np.sum(rows, axis=0)
     print(f"{'TOTAL':8s} {tot:7.2f} {'':7s} {miss:7.2f} {fa:7.2f}"
           f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%"
           f"  miss+FA {100 * (miss + fa) / tot:.1f}%  sad s {elapsed:.2f}")
+    parts = [f"{kind} {name} {sec:.2f} s ({100 * sec / tot:.1f}%)"
+             for (kind, names), secs in zip(_KINDS, (where[:3], where[3:]))
+             for name, sec in zip(names, secs)]
+    print("where: " + ", ".join(parts[:3]) + "\n       " + ", ".join(parts[3:]))
     return tot, miss, fa
 
 
-def time_detectors(wav, repeat=3):
+def time_detectors(wav, repeat=3, **sad_kw):
     """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
     y, _ = read_audio(wav)
     e, X = log_energy(y), mfcc(y)
     del y
     print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
     for detector in ("energy", "model"):
-        _detect(detector, X, e)
-        best = min(_timed(detector, X, e) for _ in range(repeat))
+        _detect(detector, X, e, **sad_kw)
+        best = min(_timed(detector, X, e, **sad_kw) for _ in range(repeat))
         print(f"{detector:8s} {best:7.3f} s  ({e.size * HOP / best:.0f}x real time)")
 
 
-def _timed(detector, X, e):
+def _timed(detector, X, e, **sad_kw):
     t = time.perf_counter()
-    _detect(detector, X, e)
+    _detect(detector, X, e, **sad_kw)
     return time.perf_counter() - t
 
 
@@ -155,6 +189,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", nargs="?", default="/work/shared/data")
     parser.add_argument("--cache", default="/work/cache/meetings")
+    parser.add_argument("--sets", default="synthetic10,realvoice",
+                        help="comma-separated sets of the cache (e.g. add realvoice1,short)")
     parser.add_argument("--speed", help="a long WAV to time the detectors on")
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--only-speed", action="store_true", help="skip the accuracy tables")
@@ -168,14 +204,14 @@ def main(argv=None):
 
 def _run(args):
     real = [c for c in cases(args.root) if c[0] not in ("count", "count2")]
-    synth = list(cache_cases(args.cache))
+    synth = list(cache_cases(args.cache, tuple(filter(None, args.sets.split(",")))))
     kw = _parse_set(args.set)
     for detector in ("energy", "model") if not args.only_speed else ():
         evaluate(real, detector, **kw)
         if synth:
             evaluate(synth, detector, **kw)
     if args.speed:
-        time_detectors(args.speed)
+        time_detectors(args.speed, **kw)
 
 
 if __name__ == "__main__":
