@@ -120,9 +120,10 @@ def _where(err, other):
 
 
 def _detect(detector, X, e, **sad_kw):
+    kw = {**PIPELINE, **sad_kw}
     if detector == "energy":
-        return energy_sad(e, hop=HOP, **{k: v for k, v in sad_kw.items() if k in _BOTH})
-    return model_sad(X, e, hop=HOP, **{**PIPELINE, **sad_kw})
+        return energy_sad(e, hop=HOP, **{k: v for k, v in kw.items() if k in _BOTH})
+    return model_sad(X, e, hop=HOP, **kw)
 
 
 def _parse_set(items):
