@@ -210,6 +210,10 @@ SCHEMA = (
     Setting("max_cluster_frames", "int", 30000, "clustering works on at most this many speech"
             " frames (every k-th frame of longer meetings); the final labelling still scores"
             " every frame (0 = cluster every frame)", min=0, group="model"),
+    Setting("bridge_pauses", "float", 0.5, "a pause shorter than this many seconds between two"
+            " frames of the same speaker becomes part of the turn, as in the usual annotation"
+            " convention (0 = turns end wherever the speech detector ends them)", min=0.0,
+            group="model"),
     Setting("ensemble_runs", "int", 0, "run the clustering this many times (seeds seed,"
             " seed+1, ...) and keep the run that agrees best with the others (medoid under the"
             " adjusted Rand index); 0 = automatic from ensemble_budget", min=0, group="model"),

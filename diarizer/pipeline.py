@@ -25,7 +25,7 @@ from ._xp import get_xp
 from .clustering import agglomerative_clustering
 from .config import Settings, make_settings
 from .exceptions import ConfigError, InputError
-from .segments import labels_to_turns, seconds_to_frames
+from .segments import bridge_gaps, labels_to_turns, seconds_to_frames
 
 __all__ = ["Features", "DiarizationResult", "load_features", "diarize", "run", "with_input"]
 
@@ -396,8 +396,10 @@ def _diarize_features(features, settings, uri):
 def _diarize_features_inner(features, settings, uri):
     timings = dict(features.timings)
     speech = features.speech
+    inside = None
     if settings.uem:
-        speech = speech & _uem_mask(settings, uri, features.n_frames, features.frame_period)
+        inside = _uem_mask(settings, uri, features.n_frames, features.frame_period)
+        speech = speech & inside
     idx = np.flatnonzero(speech)
     n_speech = idx.size
     min_frames = int(np.ceil(MIN_SPEECH_SECONDS / features.frame_period))
@@ -464,7 +466,8 @@ def _diarize_features_inner(features, settings, uri):
         from .speakers.naming import apply_speaker_names
 
         names, turn_labels, scores = apply_speaker_names(settings, features, full, names)
-    turns = labels_to_turns(turn_labels, names)
+    gap = seconds_to_frames(settings.bridge_pauses, features.frame_period)
+    turns = labels_to_turns(bridge_gaps(turn_labels, gap, inside), names)
     return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,
                              labels=full, gmms=result.gmms.select(order), timings=timings,
                              n_merges=result.n_merges, speaker_names=names,

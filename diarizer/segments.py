@@ -112,3 +112,42 @@ def turns_to_labels(turns, n_frames, label_index):
     for t in turns:
         out[max(t.start, 0):min(t.end, n_frames)] = label_index[t.label]
     return out
+
+
+def bridge_gaps(labels, max_gap, allowed=None):
+    """Give short unlabelled gaps between two frames of the same label that label.
+
+    A pause inside one speaker's turn is part of the turn in the usual annotation convention
+    (AMI, NIST RT): the speech detector cannot tell it from a change of speaker, the cluster labels
+    on both sides can.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_frames,)
+        Integer label per frame, negative for "no speaker".
+    max_gap : int
+        Fill runs of negative labels shorter than this many frames (0 fills nothing).
+    allowed : ndarray of bool of shape (n_frames,), optional
+        Only fill a gap whose frames are all allowed (e.g. inside the UEM).
+
+    Returns
+    -------
+    ndarray of shape (n_frames,)
+        A copy of ``labels`` with the gaps filled.
+    """
+    labels = np.array(labels, copy=True)
+    if max_gap <= 0 or labels.size < 3:
+        return labels
+    off = labels < 0
+    edges = np.diff(off.astype(np.int8))
+    starts = np.flatnonzero(edges == 1) + 1  # first frame of each gap after a labelled frame
+    ends = np.flatnonzero(edges == -1) + 1  # first labelled frame after each gap
+    if starts.size == 0 or ends.size == 0:
+        return labels
+    ends = ends[ends > starts[0]]
+    starts = starts[: ends.size]
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if e - s < max_gap and labels[s - 1] == labels[e] and (
+                allowed is None or bool(np.all(allowed[s:e]))):
+            labels[s:e] = labels[e]
+    return labels
