@@ -19,6 +19,12 @@ realvoice
 realvoice1
     Ten 1-minute meetings made the same way (3-6 speakers): short recordings
     with many speakers.
+short
+    The 20 diarization meetings (35-50 s, 3-6 speakers) of ``speaker_id.py``, rebuilt
+    byte-identically from its own functions and random stream.
+heldout30s, heldout1m, heldout3m
+    Held-out meetings made like ``realvoice1`` (10 x 30-39 s with 2-4 speakers, 10 x 1 min and
+    8 x 3 min with 3-6 speakers), after the ensemble settings were tuned on the sets above.
 speed
     ``speed_10m``, ``speed_1h`` and ``speed_4h`` synthetic meetings for
     run-time scaling.  ``speed_4h`` is four 1-hour meetings with the same five
@@ -36,6 +42,7 @@ Examples
 ::
 
     python benchmarks/datasets.py generate --sets synthetic10,realvoice,real
+    python benchmarks/datasets.py generate --sets heldout30s,heldout1m,heldout3m,short
     nohup python benchmarks/datasets.py generate --sets speed > speed.log 2>&1 &
     python benchmarks/datasets.py peers --venv /work/cache/peer-venv \\
         --sets real,synthetic10,realvoice
@@ -61,7 +68,17 @@ logger = logging.getLogger("benchmarks.datasets")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SR = 16000
-ALL_SETS = ("real", "synthetic10", "realvoice", "realvoice1", "speed")
+ALL_SETS = (
+    "real",
+    "synthetic10",
+    "realvoice",
+    "realvoice1",
+    "speed",
+    "short",
+    "heldout30s",
+    "heldout1m",
+    "heldout3m",
+)
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
 SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -137,6 +154,35 @@ REALVOICE1 = tuple(
     RealVoiceSpec(f"rv1_{chr(ord('a') + i)}", 1, 3 + i % 4, 401 + i, 0.30)
     for i in range(10)
 )
+
+# Held-out sets (seeds 901-928, used by no other set), made after the ensemble settings
+# (ensemble_runs, ensemble_budget, ensemble_spread) were tuned on realvoice, realvoice1, short and
+# real, to check that they generalise.  Same generator as realvoice1 (--phrases).
+HELDOUT1M = tuple(
+    RealVoiceSpec(f"ho1m_{chr(ord('a') + i)}", 1, 3 + i % 4, 901 + i, 0.30) for i in range(10)
+)
+HELDOUT3M = tuple(
+    RealVoiceSpec(f"ho3m_{chr(ord('a') + i)}", 3, 3 + i % 4, 911 + i, 0.30) for i in range(8)
+)
+# 30-39 s, 2-4 speakers
+HELDOUT30S = tuple(
+    RealVoiceSpec(
+        f"ho30s_{chr(ord('a') + i)}", (0.5, 0.55, 0.6, 0.65)[i % 4], 2 + i % 3, 919 + i, 0.30
+    )
+    for i in range(10)
+)
+REALVOICE_SETS = {
+    "realvoice": REALVOICE,
+    "realvoice1": REALVOICE1,
+    "heldout30s": HELDOUT30S,
+    "heldout1m": HELDOUT1M,
+    "heldout3m": HELDOUT3M,
+}
+
+# The 20 diarization meetings m00..m19 of ``speaker_id.py`` (its default --seed 0), 35-50 s,
+# 3-6 speakers; rebuilt with that script's own functions and random stream.
+SHORT_SEED = 0
+SHORT_MEETINGS = tuple(f"m{m:02d}" for m in range(20))
 
 SPEED_VOICES = "kal_diphone,ked_diphone,cmu_us_slt_arctic_hts,lp_diphone,pc_diphone"
 SPEED = (
@@ -360,6 +406,86 @@ def make_realvoice(spec: RealVoiceSpec, folder: Path, shared: Path) -> None:
     logger.info("%s: generated in %.1f s", spec.name, time.perf_counter() - t0)
 
 
+def make_short(folder: Path, shared: Path, seed: int = SHORT_SEED) -> None:
+    """Rebuild the 20 diarization meetings of ``speaker_id.py`` (the `short` set) in `folder`.
+
+    Replays ``speaker_id.main``'s random stream with its own helpers (``_load``,
+    ``_write_concat``, ``_interleave``): the speakers are ordered by one permutation, the 40
+    enrolled speakers' enrollment files are written (to a temporary folder; they consume the
+    stream), then meetings ``m00..m09`` hold 3-6 enrolled speakers and ``m10..m19`` 2-4 enrolled
+    plus 1-2 unenrolled ones.  The WAVs and RTTMs are byte-identical to ``speaker_id.py``'s
+    ``<work>/meetings`` for the same seed; a whole-file UEM and a JSON are added.  All meetings
+    share one random stream, so they are rebuilt together unless all exist.
+
+    Parameters
+    ----------
+    folder : Path
+        Output folder.
+    shared : Path
+        Shared folder (holds ``data/librispeech_251``).
+    seed : int, default=0
+        ``speaker_id.py --seed``.
+    """
+    import tempfile
+
+    if all(_complete(folder, name) for name in SHORT_MEETINGS):
+        logger.info("%s: all %d meetings exist, skipped", folder, len(SHORT_MEETINGS))
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import speaker_id as sid  # needs the diarizer package (split_phrases)
+
+    source = shared / "data" / "librispeech_251"
+    rng = np.random.default_rng(seed)
+    # --- the same steps, in the same order, as speaker_id.main up to its meetings ---
+    data = sid._load(str(source))
+    ids = sorted(data)
+    half = {s: len(data[s]) // 2 for s in ids}
+    enroll_part = {s: data[s][: max(half[s], 1)] for s in ids}
+    meeting_part = {s: data[s][max(half[s], 1) :] for s in ids}
+    ok = [
+        s
+        for s in ids
+        if min(sum(map(len, enroll_part[s])), sum(map(len, meeting_part[s]))) >= 4 * SR
+    ]
+    order = [ok[i] for i in rng.permutation(len(ok))]
+    enrolled, unenrolled = order[:40], order[40:60]
+    with tempfile.TemporaryDirectory(prefix="short-enroll-") as tmp:
+        for s in enrolled:
+            sid._write_concat(
+                os.path.join(tmp, f"{s}.wav"), [(s, x) for x in enroll_part[s]], rng, (0.3, 0.5)
+            )
+    for m, name in enumerate(SHORT_MEETINGS):
+        if m < 10:
+            spk = list(rng.choice(enrolled, size=int(rng.integers(3, 7)), replace=False))
+        else:
+            spk = list(rng.choice(enrolled, size=int(rng.integers(2, 5)), replace=False)) + list(
+                rng.choice(unenrolled, size=int(rng.integers(1, 3)), replace=False)
+            )
+        wav = folder / f"{name}.wav"
+        ref = sid._write_concat(str(wav), sid._interleave(meeting_part, spk, rng), rng)
+        (folder / f"{name}.rttm").write_text(
+            "".join(
+                f"SPEAKER {name} 1 {x:.3f} {y - x:.3f} <NA> <NA> {s} <NA> <NA>\n" for x, y, s in ref
+            )
+        )
+        dur = sf.info(str(wav)).frames / SR
+        (folder / f"{name}.uem").write_text(f"{name} 1 0.000 {dur:.3f}\n")
+        (folder / f"{name}.json").write_text(
+            json.dumps(
+                {
+                    "name": name,
+                    "built_by": "benchmarks/datasets.py make_short (speaker_id.py meetings)",
+                    "seed": seed,
+                    "source": str(source),
+                    "speakers": [str(s) for s in spk],
+                    "duration_s": dur,
+                },
+                indent=1,
+            )
+        )
+        logger.info("%s: %d speakers, %.1f s", folder / name, len(spk), dur)
+
+
 def concat_meetings(parts: list[Path], folder: Path, name: str, block: int = SR * 60) -> None:
     """Lay meetings end to end into one WAV/RTTM/UEM/JSON with uri `name`.
 
@@ -478,14 +604,10 @@ def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict
             for spec in SYNTHETIC10:
                 make_synthetic(spec, folder, shared, tts_root / name)
             names = [s.name for s in SYNTHETIC10]
-        elif name == "realvoice":
-            for spec in REALVOICE:
+        elif name in REALVOICE_SETS:
+            for spec in REALVOICE_SETS[name]:
                 make_realvoice(spec, folder, shared)
-            names = [s.name for s in REALVOICE]
-        elif name == "realvoice1":
-            for spec in REALVOICE1:
-                make_realvoice(spec, folder, shared)
-            names = [s.name for s in REALVOICE1]
+            names = [s.name for s in REALVOICE_SETS[name]]
         elif name == "speed":
             for spec in SPEED:
                 make_synthetic(spec, folder, shared, tts_root / name)
@@ -496,6 +618,9 @@ def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict
                     make_synthetic(spec, parts_dir, shared, tts_root / name)
                 concat_meetings([parts_dir / s.name for s in SPEED_4H_PARTS], folder, SPEED_4H_NAME)
             names = [s.name for s in SPEED] + [SPEED_4H_NAME]
+        elif name == "short":
+            make_short(folder, shared)
+            names = list(SHORT_MEETINGS)
         elif name == "real":
             make_real(folder, shared)
             names = list(REAL_FILES)
