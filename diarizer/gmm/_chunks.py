@@ -23,9 +23,12 @@ __all__ = ["chunk_frames", "frame_chunks", "diag_estep_frames", "exp_floor", "ES
 _PIECE = 8
 """Chunks gathered and transposed at once by :func:`chunk_frames` (L2-sized pieces)."""
 
-ESTEP_BUDGET = 1 << 17
-"""Values of the design buffer of one block of chunks in :func:`diag_estep_frames` (1 MiB of
-float64: the block stays in the L2 cache between its two products)."""
+ESTEP_BUDGET = 1 << 20
+"""Values of the design buffer of one block of chunks in :func:`diag_estep_frames` (8 MiB of
+float64). 1 MiB kept the block in the L2 cache between its two products, but its many small numpy
+calls hold the GIL, so two engine threads barely overlapped: 16 GMMs x 22 500 frames trained in
+0.20-0.25 s (float64) against 0.11-0.13 s with 8 MiB blocks; the pipeline is unchanged. The
+results do not depend on the block size."""
 
 
 def _is_numpy(xp):
