@@ -260,6 +260,8 @@ SCHEMA = (
             " used when at least id_min_cohort others are enrolled", group="ours"),
     Setting("id_min_cohort", "int", 10, "fewest other enrolled speakers for the T-score to be"
             " used", min=2, group="ours"),
+    Setting("id_constraints", "bool", True, "with 'speakers': never merge two clusters that"
+            " would be named as two different enrolled speakers", group="ours"),
     Setting("enroll_relevance_factor", "float", 4.0, "MAP relevance factor of enrolled speaker"
             " models (diarizer enroll; linking uses relevance_factor)", min=0.0, group="ours"),
     Setting("relevance_factor", "float", 16.0, "MAP relevance factor of enrolled and linked"

@@ -430,6 +430,13 @@ def _diarize_features_inner(features, settings, uri):
     dtype = getattr(xp, settings.dtype)
     X = xp.asarray(Xs, dtype=dtype)
     t = time.perf_counter()
+    cannot_link = None
+    if settings.speakers and settings.id_constraints:  # issue 8: never merge two known people
+        from .speakers.naming import identity_constraints, speaker_db
+
+        cannot_link = identity_constraints(
+            speaker_db(settings, features), features.X[idx], id_threshold=settings.id_threshold,
+            tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort)
     result = agglomerative_clustering(
         X, initial_clusters=k, n_components=settings.M_mfcc, min_clusters=lo, max_clusters=hi,
         em_iterations=settings.em_iterations, seg_length=settings.seg_length,
@@ -445,7 +452,7 @@ def _diarize_features_inner(features, settings, uri):
         initial_segmentation=settings.initial_segmentation,
         reseg_tol=settings.reseg_tol, n_init=runs,
         ensemble_clusters=[k, max(k, min(k_max, round(k * settings.ensemble_spread)))],
-        xp=xp, dtype=dtype, seed=settings.seed)
+        cannot_link=cannot_link, xp=xp, dtype=dtype, seed=settings.seed)
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)
@@ -465,7 +472,9 @@ def _diarize_features_inner(features, settings, uri):
     if settings.speakers:  # name clusters after enrolled speakers (issue 8)
         from .speakers.naming import apply_speaker_names
 
-        names, turn_labels, scores = apply_speaker_names(settings, features, full, names)
+        names, turn_labels, scores = apply_speaker_names(
+            settings, features, full, names,
+            llr=None if cannot_link is None else cannot_link.frame_llr)
     gap = seconds_to_frames(settings.bridge_pauses, features.frame_period)
     turns = labels_to_turns(bridge_gaps(turn_labels, gap, inside), names)
     return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,

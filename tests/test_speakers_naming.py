@@ -136,3 +136,65 @@ def test_naming_rule_raw_and_tnorm(monkeypatch):
     new, _ = naming.name_clusters(DB(), None, None, old, id_threshold=0.4, tnorm_threshold=1e9,
                                   min_cohort=12)
     assert new == ["s0", "s0", "s0"]
+
+
+def test_cluster_llr_hand_values():
+    from diarizer.speakers.naming import cluster_llr
+
+    llr = np.array([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [7.0, 1.0]])
+    got = cluster_llr(llr, np.array([0, 0, 2, -1]), 3)
+    assert got[0].tolist() == [2.0, 1.0] and got[2].tolist() == [5.0, 5.0]
+    assert np.all(np.isneginf(got[1]))  # cluster 1 has no frame
+
+
+def test_identify_applies_both_thresholds():
+    from diarizer.speakers.naming import identify
+
+    cohort = np.tile([0.1, -0.1], 6)[:11]
+    llr = np.array([np.r_[2.0, cohort], np.r_[1.0, cohort + 0.9], np.r_[0.5, cohort - 2.0],
+                    np.full(12, -np.inf)])
+    who, best, value, z = identify(llr, id_threshold=0.8)
+    assert who.tolist() == [0, -1, -1, -1]
+    assert best.tolist() == [0, 0, 0, -1] and value[:3].tolist() == [2.0, 1.0, 0.5]
+    assert z[0] == pytest.approx((2.0 - cohort.mean()) / cohort.std()) and np.isnan(z[3])
+
+
+def test_identity_constraints_forbid_two_known_people(folder, rng):
+    from diarizer.speakers.naming import identity_constraints
+
+    db = load_speakers(folder)
+    # anna, bob, anna again, an unenrolled voice
+    X = np.concatenate([blob_speaker(0, 200, rng), blob_speaker(1, 200, rng),
+                        blob_speaker(0, 200, rng), blob_speaker(13, 200, rng)])
+    cannot = identity_constraints(db, X, id_threshold=0.5)
+    labels = np.repeat([0, 1, 2, 3], 200)
+    llr = score_clusters(db, X, labels)
+    assert np.argmax(llr[0]) == 0 and np.argmax(llr[1]) == 1 and np.argmax(llr[2]) == 0
+    forbid = cannot(np.arange(X.shape[0]), labels)
+    assert forbid.shape == (4, 4) and np.array_equal(forbid, forbid.T)
+    assert forbid[0, 1] and forbid[1, 2] and not forbid[0, 2] and not forbid[0, 0]
+    # the unenrolled voice is constrained only if it would be named (after its best match)
+    named3 = llr[3].max() > 0.5
+    assert forbid[3, 1] == (named3 and np.argmax(llr[3]) != 1)
+    assert not identity_constraints(db, X, id_threshold=1e9)(np.arange(800), labels).any()
+    # the frames handed over select the rows of the per-frame scores (decimated clustering)
+    sub = np.arange(0, X.shape[0], 2)
+    alone = identity_constraints(db, X[sub], id_threshold=0.5)
+    assert np.array_equal(cannot(sub, labels[sub]), alone(np.arange(sub.size), labels[sub]))
+    # precomputed per-frame scores name as the scoring does
+    names = ["spk00", "spk01", "spk02", "spk03"]
+    assert (name_clusters(db, X, labels, names, id_threshold=0.5)
+            == name_clusters(db, None, labels, names, id_threshold=0.5,
+                             llr=cannot.frame_llr))
+
+
+def test_pipeline_constraints_setting(folder, rng):
+    parts = [blob_speaker(k, 100, rng) for k in (0, 1, 0, 1, 0, 1)]
+    X = np.concatenate(parts)
+    feats = Features(X=X, frame_period=0.01, speech=np.ones(X.shape[0], dtype=bool))
+    kw = dict(initial_clusters=4, M_mfcc=2, speakers=str(folder), id_threshold=0.5,
+              seg_length=50, ccr=0, resegmentation="majority")
+    on = diarize(feats, **kw)
+    off = diarize(feats, id_constraints=False, **kw)
+    for result in (on, off):
+        assert sorted(set(result.speaker_names)) == ["anna", "bob"]

@@ -125,7 +125,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              min_duration=250, runs=None, min_clusters=1, max_clusters=0,
                              clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
                              initial_segmentation="uniform", reseg_tol=0.0, n_init=1,
-                             ensemble_clusters=None, xp, dtype=None, seed=0):
+                             ensemble_clusters=None, cannot_link=None, xp, dtype=None, seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -188,6 +188,14 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     ensemble_clusters : list of int, optional
         Initial cluster counts the runs cycle through (run ``i`` starts from
         ``ensemble_clusters[i % len]`` clusters); default: ``initial_clusters`` for every run.
+    cannot_link : callable, optional
+        ``cannot_link(frames, labels)`` -> bool array of shape (K, K): the pairs of the ``K``
+        current clusters that must not merge (e.g. clusters identified as two different
+        enrolled speakers, :func:`diarizer.speakers.naming.identity_constraints`). ``frames``
+        are the indices into ``X`` of the clustered frames (every ``k``-th with ``max_frames``)
+        and ``labels`` their clusters. Called at every merge step; forbidden pairs are never
+        candidates, and merging stops when no pair is left, unless ``max_clusters`` forces more
+        merges (the constraints then yield to the requested count).
     clr : dict, optional
         Keyword arguments of :func:`~.clr.clr_clustering` (``threshold``, ``n_components``,
         ``relevance_factor``) to run the cross-likelihood-ratio stage after BIC merging.
@@ -221,6 +229,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     # call below then skips its own pass over the frames.
     X = prepare_frames(X, xp=xp, dtype=dtype)
     n_frames = X.shape[0]
+    frames = np.arange(0, X_all.shape[0], step)  # indices into X_all of the clustered frames
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
 
     def run(seed, k0):
@@ -264,16 +273,28 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                 break
             t = time.perf_counter()
             g = gmms.n_gmms
+            forced = 0 < max_clusters < g
+            forbid = None if cannot_link is None else np.asarray(cannot_link(frames, labels))
+            if forbid is not None and forced and forbid[np.triu_indices(g, k=1)].all():
+                log.info("merge step %d: every pair is forbidden; merging anyway down to %d "
+                         "clusters", len(history) + 1, max_clusters)
+                forbid = None
             if kl_ntop > 0:
-                pairs = closest_pairs(gmms, kl_ntop)
+                pairs = closest_pairs(gmms, kl_ntop, forbidden=forbid)
             else:
-                pairs = [(a, b) for a in range(g) for b in range(a + 1, g)]
+                pairs = [(a, b) for a in range(g) for b in range(a + 1, g)
+                         if forbid is None or not forbid[a, b]]
+            if not pairs:
+                log.info("merge step %d: %d clusters, no pair may merge: stop", len(history) + 1,
+                         g)
+                timings["merging"] += time.perf_counter() - t
+                break
             scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations,
                                        candidates=merge_candidates)
             margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
             best = int(np.argmax(margin))
             a, b = pairs[best]
-            do_merge = margin[best] > 0 or 0 < max_clusters < g
+            do_merge = margin[best] > 0 or forced
             history.append({"clusters": g, "pair": (a, b), "delta_bic": float(scores[best]),
                             "merged": bool(do_merge), "seconds": time.perf_counter() - t_step})
             log.info("merge step %d: %d clusters, best delta-BIC %.2f for (%d, %d)%s, %.3f s",

@@ -79,7 +79,7 @@ def symmetric_kl(gmms):
     return sym
 
 
-def closest_pairs(gmms, n_top, allowed=None):
+def closest_pairs(gmms, n_top, allowed=None, forbidden=None):
     """The ``n_top`` pairs of GMMs with the smallest symmetric KL divergence.
 
     Parameters
@@ -89,6 +89,8 @@ def closest_pairs(gmms, n_top, allowed=None):
         Number of pairs (all pairs if ``n_top`` exceeds their number).
     allowed : ndarray of shape (G,) of bool, optional
         GMMs that may take part (default: all).
+    forbidden : ndarray of shape (G, G) of bool, optional
+        Pairs that may not merge (``forbidden[a, b]`` for ``a < b`` is read).
 
     Returns
     -------
@@ -99,6 +101,8 @@ def closest_pairs(gmms, n_top, allowed=None):
     g = gmms.n_gmms
     a, b = np.triu_indices(g, k=1)
     keep = np.ones(a.size, dtype=bool) if allowed is None else allowed[a] & allowed[b]
+    if forbidden is not None:
+        keep &= ~np.asarray(forbidden, dtype=bool)[a, b]
     a, b, d = a[keep], b[keep], kl[a[keep], b[keep]]
     order = np.lexsort((b, a, d))[:n_top]
     return [(int(a[i]), int(b[i])) for i in order]

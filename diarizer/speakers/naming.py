@@ -30,7 +30,8 @@ import numpy as np
 
 from .._xp import to_numpy
 
-__all__ = ["score_clusters", "tnorm_scores", "name_clusters", "TNORM_THRESHOLD", "MIN_COHORT"]
+__all__ = ["frame_llr", "cluster_llr", "score_clusters", "tnorm_scores", "identify",
+           "identity_constraints", "name_clusters", "TNORM_THRESHOLD", "MIN_COHORT"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,69 @@ log = logging.getLogger(__name__)
 TNORM_THRESHOLD = 4.5
 #: Minimum number of other enrolled speakers for the T-score to be used.
 MIN_COHORT = 10
+
+
+def frame_llr(db, X, *, chunk_size=None):
+    """Per-frame log-likelihood ratio of every enrolled speaker against the background model.
+
+    Parameters
+    ----------
+    db : SpeakerDB
+        Enrolled speakers (see :func:`diarizer.speakers.load_speakers`).
+    X : ndarray of shape (n_frames, n_features)
+        Frames.
+    chunk_size : int, optional
+        Frames per scoring chunk.
+
+    Returns
+    -------
+    ndarray of shape (n_frames, n_speakers), float32
+        ``log p(x_n | speaker s) - log p(x_n | UBM)`` (float32 halves the memory of long
+        meetings; the cluster averages are summed in float64).
+    """
+    X = np.asarray(X)
+    if len(db.entries) == 0 or X.shape[0] == 0:
+        return np.zeros((X.shape[0], len(db.entries)), dtype=np.float32)
+    spk = to_numpy(db.models.log_likelihood(X, chunk_size=chunk_size))
+    bg = to_numpy(db.ubm.log_likelihood(X, chunk_size=chunk_size))[:, 0]
+    return (spk - bg[:, None]).astype(np.float32)
+
+
+def cluster_llr(llr, labels, n_clusters=None):
+    """Average per-frame LLR of every cluster against every enrolled speaker.
+
+    Parameters
+    ----------
+    llr : ndarray of shape (n_frames, n_speakers)
+        Output of :func:`frame_llr`.
+    labels : ndarray of shape (n_frames,)
+        Cluster index per frame in ``[-1, n_clusters)`` (-1 frames are left out).
+    n_clusters : int, optional
+        Default ``labels.max() + 1``.
+
+    Returns
+    -------
+    ndarray of shape (n_clusters, n_speakers)
+        ``-inf`` rows for clusters without frames.
+
+    Examples
+    --------
+    >>> cluster_llr(np.array([[1., 0.], [3., 2.], [5., 5.]]), np.array([0, 0, 1])).tolist()
+    [[2.0, 1.0], [5.0, 5.0]]
+    """
+    labels = np.asarray(labels)
+    K = (int(labels.max()) + 1 if labels.size else 0) if n_clusters is None else int(n_clusters)
+    S = llr.shape[1]
+    out = np.full((K, S), -np.inf)
+    keep = labels >= 0
+    lab = labels[keep]
+    counts = np.bincount(lab, minlength=K)
+    sums = np.zeros((K, S))
+    for s in range(S):  # per speaker: bincount sums in float64 (np.add.at is far slower)
+        sums[:, s] = np.bincount(lab, weights=llr[keep, s], minlength=K)
+    has = counts > 0
+    out[has] = sums[has] / counts[has, None]
+    return out
 
 
 def score_clusters(db, X, labels, *, chunk_size=None):
@@ -62,22 +126,11 @@ def score_clusters(db, X, labels, *, chunk_size=None):
     """
     labels = np.asarray(labels)
     K = int(labels.max()) + 1 if labels.size else 0
-    S = len(db.entries)
-    out = np.full((K, S), -np.inf)
-    if K == 0 or S == 0:
-        return out
     keep = labels >= 0
-    Xk = np.asarray(X)[keep]
-    lab = labels[keep]
-    spk = to_numpy(db.models.log_likelihood(Xk, chunk_size=chunk_size))
-    bg = to_numpy(db.ubm.log_likelihood(Xk, chunk_size=chunk_size))[:, 0]
-    llr = spk - bg[:, None]
-    counts = np.bincount(lab, minlength=K)
-    sums = np.zeros((K, S))
-    np.add.at(sums, lab, llr)
-    has = counts > 0
-    out[has] = sums[has] / counts[has, None]
-    return out
+    if K == 0 or len(db.entries) == 0:
+        return np.full((K, len(db.entries)), -np.inf)
+    llr = frame_llr(db, np.asarray(X)[keep], chunk_size=chunk_size)
+    return cluster_llr(llr, labels[keep], K)
 
 
 def tnorm_scores(llr, *, min_cohort=MIN_COHORT):
@@ -121,8 +174,92 @@ def tnorm_scores(llr, *, min_cohort=MIN_COHORT):
     return out
 
 
+def identify(llr, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD, min_cohort=MIN_COHORT):
+    """Best enrolled speaker of every cluster, when it passes the naming thresholds.
+
+    Parameters
+    ----------
+    llr : ndarray of shape (n_clusters, n_speakers)
+        Cluster LLRs (:func:`score_clusters`, :func:`cluster_llr`).
+    id_threshold : float
+        Minimum LLR of the best speaker.
+    tnorm_threshold : float, default=4.5
+        Minimum T-score of the best speaker, when at least ``min_cohort`` others are enrolled.
+    min_cohort : int, default=10
+
+    Returns
+    -------
+    speaker : ndarray of shape (n_clusters,), int
+        Index of the identified speaker, -1 for none.
+    best : ndarray of shape (n_clusters,), int
+        Index of the best speaker (-1 for a cluster without a finite score).
+    value, tnorm : ndarray of shape (n_clusters,)
+        Its LLR and T-score (NaN when not available).
+
+    Examples
+    --------
+    >>> identify(np.array([[1.5, 0.2], [0.5, 0.1]]), id_threshold=0.8)[0].tolist()
+    [0, -1]
+    """
+    llr = np.asarray(llr, dtype=np.float64)
+    K = llr.shape[0]
+    speaker = np.full(K, -1, dtype=np.int64)
+    best = np.full(K, -1, dtype=np.int64)
+    value = np.full(K, np.nan)
+    z = np.full(K, np.nan)
+    if K == 0 or llr.shape[1] == 0:
+        return speaker, best, value, z
+    tz = tnorm_scores(llr, min_cohort=min_cohort)
+    ok = np.isfinite(llr).any(axis=1)
+    rows = np.flatnonzero(ok)
+    best[ok] = np.argmax(llr[ok], axis=1)
+    value[ok] = llr[rows, best[ok]]
+    z[ok] = tz[rows, best[ok]]
+    named = ok & (value > id_threshold) & (np.isnan(z) | (z > tnorm_threshold))
+    speaker[named] = best[named]
+    return speaker, best, value, z
+
+
+def identity_constraints(db, X, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD,
+                         min_cohort=MIN_COHORT):
+    """Cannot-link constraints for the clustering: never merge two different enrolled speakers.
+
+    Every frame is scored once against the enrolled speakers (:func:`frame_llr`); at every merge
+    step the clusters are identified as :func:`name_clusters` would name them, and a pair of
+    clusters identified as two different speakers may not merge. Without this, BIC merging on a
+    short meeting often joins two speakers before any naming, and one of them is lost.
+
+    Parameters
+    ----------
+    db : SpeakerDB
+    X : ndarray of shape (n_frames, n_features)
+        The frames being clustered (features as enrolled).
+    id_threshold, tnorm_threshold, min_cohort
+        As :func:`identify`.
+
+    Returns
+    -------
+    callable
+        ``cannot_link(frames, labels)`` -> bool ndarray of shape (K, K), for
+        :func:`diarizer.clustering.agglomerative_clustering`.
+    """
+    llr = frame_llr(db, X)
+
+    def cannot_link(frames, labels):
+        labels = np.asarray(labels)
+        K = int(labels.max()) + 1 if labels.size else 0
+        who = identify(cluster_llr(llr[np.asarray(frames)], labels, K),
+                       id_threshold=id_threshold, tnorm_threshold=tnorm_threshold,
+                       min_cohort=min_cohort)[0]
+        known = who >= 0
+        return known[:, None] & known[None, :] & (who[:, None] != who[None, :])
+
+    cannot_link.frame_llr = llr
+    return cannot_link
+
+
 def name_clusters(db, X, labels, names, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD,
-                  min_cohort=MIN_COHORT):
+                  min_cohort=MIN_COHORT, llr=None):
     """New names for the clusters: the best enrolled speaker above the threshold.
 
     Parameters
@@ -138,6 +275,9 @@ def name_clusters(db, X, labels, names, *, id_threshold, tnorm_threshold=TNORM_T
     tnorm_threshold : float, default=4.5
         Minimum T-score of the best speaker, when at least ``min_cohort`` others are enrolled.
     min_cohort : int, default=10
+    llr : ndarray of shape (n_labelled, n_speakers), optional
+        Per-frame LLRs (:func:`frame_llr`) of the frames with a label >= 0, in order, when
+        already computed (``X`` is then not read).
 
     Returns
     -------
@@ -148,23 +288,25 @@ def name_clusters(db, X, labels, names, *, id_threshold, tnorm_threshold=TNORM_T
         (its LLR, or None when nobody is enrolled) and ``tnorm`` (its T-score, or None when the
         cohort is too small).
     """
-    llr = score_clusters(db, X, labels)
-    tz = tnorm_scores(llr, min_cohort=min_cohort) if llr.size else llr
+    labels = np.asarray(labels)
+    if llr is None:
+        cl = score_clusters(db, X, labels)
+    else:
+        cl = cluster_llr(llr, labels[labels >= 0], int(labels.max()) + 1 if labels.size else 0)
+    who, best, value, z = identify(cl, id_threshold=id_threshold,
+                                   tnorm_threshold=tnorm_threshold, min_cohort=min_cohort)
     new, scores = [], {}
     enrolled = db.names
     for c, old in enumerate(names):
-        if c >= llr.shape[0] or llr.shape[1] == 0 or not np.isfinite(llr[c]).any():
+        if c >= cl.shape[0] or best[c] < 0:
             new.append(old)
             scores[old] = {"speaker": None, "llr": None, "tnorm": None}
             continue
-        best = int(np.argmax(llr[c]))
-        value, z = float(llr[c, best]), float(tz[c, best])
-        named = value > id_threshold and (np.isnan(z) or z > tnorm_threshold)
-        new.append(enrolled[best] if named else old)
-        scores[old] = {"speaker": enrolled[best], "llr": round(value, 4),
-                       "tnorm": None if np.isnan(z) else round(z, 4)}
+        new.append(enrolled[who[c]] if who[c] >= 0 else old)
+        scores[old] = {"speaker": enrolled[best[c]], "llr": round(float(value[c]), 4),
+                       "tnorm": None if np.isnan(z[c]) else round(float(z[c]), 4)}
         log.info("cluster %s: best enrolled speaker %s, LLR %.3f, T-score %.2f -> %s", old,
-                 enrolled[best], value, z, new[-1])
+                 enrolled[best[c]], value[c], z[c], new[-1])
     return new, scores
 
 
@@ -202,7 +344,20 @@ def cached_speakers(path):
     return db
 
 
-def apply_speaker_names(settings, features, labels, names):
+def speaker_db(settings, features):
+    """The enrolled speakers of ``settings.speakers``, checked against the meeting's features.
+
+    Raises
+    ------
+    InputError
+        The speakers folder is unreadable or was enrolled with other features.
+    """
+    db = cached_speakers(settings.speakers)
+    db.check_features(features.X.shape[1], features.frame_period, features.source)
+    return db
+
+
+def apply_speaker_names(settings, features, labels, names, llr=None):
     """The pipeline's naming step: rename the clusters of one meeting.
 
     Parameters
@@ -215,6 +370,9 @@ def apply_speaker_names(settings, features, labels, names):
         Cluster index per frame of the full timeline (-1 for non-speech).
     names : list of str
         Current cluster names.
+    llr : ndarray of shape (n_labelled, n_speakers), optional
+        Per-frame LLRs of the frames with a label >= 0, in order (e.g. from
+        :func:`identity_constraints`), so they are not computed again.
 
     Returns
     -------
@@ -230,11 +388,10 @@ def apply_speaker_names(settings, features, labels, names):
     InputError
         The speakers folder is unreadable or was enrolled with other features.
     """
-    db = cached_speakers(settings.speakers)
-    db.check_features(features.X.shape[1], features.frame_period, features.source)
+    db = speaker_db(settings, features)
     new, scores = name_clusters(
         db, features.X, labels, names, id_threshold=settings.id_threshold,
-        tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort)
+        tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort, llr=llr)
     first = {}
     remap = np.array([first.setdefault(n, i) for i, n in enumerate(new)] + [-1], dtype=np.int64)
     turn_labels = remap[np.where(labels >= 0, labels, len(new))]
