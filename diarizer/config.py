@@ -185,7 +185,8 @@ SCHEMA = (
     Setting("backend", "choice", "numpy", "array library for the GMM engine (cupy needs the"
             " 'gpu' extra and a GPU)", choices=("numpy", "cupy", "array_api_strict"),
             group="model"),
-    Setting("dtype", "choice", "float64", "floating type of the GMM engine",
+    Setting("dtype", "choice", "float32", "floating type of the GMM engine (float32: statistics"
+            " still sum in float64; float64 gave the same DER on the evaluation sets, 1.4x slower)",
             choices=("float32", "float64"), group="model"),
     Setting("resegmentation", "choice", "viterbi", "frame labelling between merges: majority"
             " (the original's vote in seg_length windows) or viterbi (HMM with a minimum"
