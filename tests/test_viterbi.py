@@ -135,3 +135,19 @@ def test_numba_takes_over_once_the_numpy_budget_is_spent(monkeypatch):
         assert viterbi_min_duration(ll, 1).tolist() == [0, 0, 1, 0, 0, 0]
     assert len(calls) == 2
     assert viterbi._NUMPY_OFFSETS == [12]
+
+
+def test_numpy_decoder_blocks_with_runs_ending_inside_a_block():
+    # min duration 4: the numpy decoder computes the entries of 4 offsets at once; runs of
+    # every length from 1 to 40 end at every position of a block
+    from diarizer.clustering import viterbi
+
+    rng = np.random.default_rng(7)
+    lens = np.r_[np.arange(1, 41), np.arange(40, 0, -1)]
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    ll = rng.standard_normal((int(ends[-1]), 3)) * 3
+    for penalty in (0.0, 1.5):
+        want = viterbi._compiled()(ll, starts.copy(), ends.copy(), 4, penalty)
+        np.testing.assert_array_equal(viterbi._decode_runs_numpy(ll, starts, ends, 4, penalty),
+                                      want)

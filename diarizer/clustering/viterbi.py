@@ -173,10 +173,13 @@ def _decode_group(ll, starts, lens, dmin, penalty, out, fast=False):
     and their frames are packed offset-major (offset ``t`` of run ``r`` at ``off[t] + r``): each
     offset is a few vectorised operations on contiguous (runs, clusters) slices, doing exactly
     the floating-point operations of :func:`_decode_run` in the same order, so the labels are
-    the same bit for bit. Instead of following the back pointers frame by frame, the traceback
-    jumps from a frame to the last entry into its cluster (``last``): ``max run / dmin`` steps.
+    the same bit for bit. Entering at offset ``t`` depends on the path values at offset
+    ``t - dmin`` only, so the entries of ``dmin`` consecutive offsets are computed together
+    (one block); only the stays, ``V[t] = max(V[t-1] + ll[t], entry[t])``, go offset by offset.
+    Instead of following the back pointers frame by frame, the traceback jumps from a frame to
+    the last entry into its cluster (``last``): ``max run / dmin`` steps.
     ``fast``: the emissions are finite and small enough that no path value comes near ``-1e300``
-    (the reachability tests are then skipped).
+    (the reachability tests are then skipped and ``last`` is filled once per block).
     """
     k_n = ll.shape[1]
     neg = -1e300
@@ -188,58 +191,84 @@ def _decode_group(ll, starts, lens, dmin, penalty, out, fast=False):
     m_at = np.searchsorted(-L, -np.arange(max_len), side="left")  # runs longer than t
     off = np.concatenate([[0], np.cumsum(m_at)])
     t_of = np.repeat(np.arange(max_len), m_at)  # packed position -> offset, run, frame
-    llp = ll[a[np.arange(off[-1]) - off[t_of]] + t_of]
+    r_of = np.arange(off[-1]) - off[t_of]
+    llp = np.take(ll, a[r_of] + t_of, axis=0)
     n_long = int(np.count_nonzero(L >= dmin))
     cum = np.empty_like(llp)  # cum[off[t] + r]: sum of the run's first t + 1 frames, in order
-    v = np.full_like(llp, neg)  # offsets before dmin - 1 stay unreachable, as in _decode_run
+    np.add(np.zeros((m_at[0], k_n)), llp[:m_at[0]], out=cum[:m_at[0]])
+    for t in range(1, max_len):
+        m = m_at[t]
+        np.add(cum[off[t - 1]:off[t - 1] + m], llp[off[t]:off[t] + m], out=cum[off[t]:off[t] + m])
+    # offsets before dmin - 1 stay unreachable, as in _decode_run (read only when not fast)
+    v = np.empty_like(llp) if fast else np.full_like(llp, neg)
     last = np.empty(llp.shape, dtype=np.int32)  # offset of the last entry into the cluster
     b1k_at = np.zeros(off[-1], dtype=np.int32)  # best predecessor when entering at offset t
     b2k_at = np.zeros(off[-1], dtype=np.int32)  # best other than b1k (entering b1k itself)
     cols = np.arange(k_n)[None, :]
-    zeros = np.zeros((n_long, k_n))
-    prev = np.zeros((L.size, k_n))
-    for t in range(max_len):
-        m = m_at[t]
-        here = slice(off[t], off[t] + m)
-        prev = prev[:m] + llp[here]
-        cum[here] = prev
-        if t < dmin - 1:
-            continue
-        s = t - dmin + 1
-        if fast and 0 < s < dmin:  # every predecessor unreachable: no entry, only stays
-            before = slice(off[t - 1], off[t - 1] + m)
-            v[here] = v[before] + llp[here]
+    if dmin - 1 < max_len:  # first entries, at the start of every long run: V = cum
+        here = slice(off[dmin - 1], off[dmin - 1] + m_at[dmin - 1])
+        zeros = np.zeros((m_at[dmin - 1], k_n))
+        cand = zeros + cum[here] - zeros
+        take = cand > neg
+        v[here] = np.where(take, cand, neg)
+        last[here] = np.where(take, dmin - 1, -1)
+    first = dmin
+    if fast:  # up to offset 2 dmin - 2 every predecessor is unreachable: only stays
+        first = min(2 * dmin - 1, max_len)
+        for t in range(dmin, first):
+            m = m_at[t]
+            here, before = slice(off[t], off[t] + m), slice(off[t - 1], off[t - 1] + m)
+            np.add(v[before], llp[here], out=v[here])
             last[here] = last[before]
+    stay = np.empty((m_at[0], k_n))
+    for t0 in range(first, max_len, dmin):
+        t1 = min(t0 + dmin, max_len)
+        # entries of offsets t0 .. t1-1, from the path values at offsets t0-dmin .. t1-1-dmin
+        lo = off[t0 - dmin]
+        vp = v[lo:off[t1 - dmin]].copy()
+        b1k = np.argmax(vp, axis=1)[:, None]
+        b1 = np.take_along_axis(vp, b1k, axis=1)
+        np.put_along_axis(vp, b1k, -np.inf, axis=1)
+        b2k = np.argmax(vp, axis=1)[:, None]
+        b2 = np.maximum(np.take_along_axis(vp, b2k, axis=1), neg)
+        enter = np.where(cols == b1k, b2, b1)
+        if penalty:
+            enter = enter - penalty
+        rows = slice(off[t0], off[t1])
+        src = off[t_of[rows] - dmin] + r_of[rows]  # same run, offset t - dmin
+        enter = enter[src - lo]
+        b1k_at[rows] = b1k[src - lo, 0]
+        b2k_at[rows] = b2k[src - lo, 0]
+        cand = enter + cum[rows] - cum[src]
+        base = off[t0]
+        if fast:
+            for t in range(t0, t1):
+                m = m_at[t]
+                here, before = slice(off[t], off[t] + m), slice(off[t - 1], off[t - 1] + m)
+                st = np.add(v[before], llp[here], out=stay[:m])
+                np.maximum(cand[off[t] - base:off[t] - base + m], st, out=v[here])
+            # entries of the block, found again (the same sums), and the offset of the last
+            # entry carried forward per run and cluster
+            prev_rows = off[t_of[rows] - 1] + r_of[rows]
+            took = cand > v[prev_rows] + llp[rows]
+            mt = m_at[t0]
+            fill = np.full((t1 - t0, mt, k_n), -1, dtype=np.int32)
+            pos = (t_of[rows] - t0, r_of[rows])
+            fill[pos] = np.where(took, t_of[rows][:, None], -1)
+            np.maximum(fill[0], last[off[t0 - 1]:off[t0 - 1] + mt], out=fill[0])
+            np.maximum.accumulate(fill, axis=0, out=fill)
+            last[rows] = fill[pos]
             continue
-        if s == 0:
-            enter = zeros[:m]
-            c_s = zeros[:m]
-        else:
-            before_s = slice(off[s - 1], off[s - 1] + m)
-            vp = v[before_s].copy()
-            b1k = np.argmax(vp, axis=1)[:, None]
-            b1 = np.take_along_axis(vp, b1k, axis=1)
-            np.put_along_axis(vp, b1k, -np.inf, axis=1)
-            b2k = np.argmax(vp, axis=1)[:, None]
-            b2 = np.maximum(np.take_along_axis(vp, b2k, axis=1), neg)
-            enter = np.where(cols == b1k, b2, b1)
-            if penalty:
-                enter = enter - penalty
-            b1k_at[here] = b1k[:, 0]
-            b2k_at[here] = b2k[:, 0]
-            c_s = cum[before_s]
-        cand = enter + prev - c_s
-        if t > dmin - 1:
-            before = slice(off[t - 1], off[t - 1] + m)
+        ok = enter > neg / 2
+        for t in range(t0, t1):
+            m = m_at[t]
+            here, before = slice(off[t], off[t] + m), slice(off[t - 1], off[t - 1] + m)
+            h = slice(off[t] - base, off[t] - base + m)
             vprev = v[before]
-            stay = vprev + llp[here] if fast else np.where(vprev > neg, vprev + llp[here], neg)
-            last_prev = last[before]
-        else:
-            stay = np.full((m, k_n), neg)
-            last_prev = -1
-        take = cand > stay if fast else (enter > neg / 2) & (cand > stay)
-        v[here] = np.where(take, cand, stay)
-        last[here] = np.where(take, t, last_prev)
+            st = np.where(vprev > neg, vprev + llp[here], neg)
+            take = ok[h] & (cand[h] > st)
+            v[here] = np.where(take, cand[h], st)
+            last[here] = np.where(take, t, last[before])
     # runs shorter than dmin: one label, the cluster of highest total (first on ties)
     seg_start, seg_len, seg_lab = [], [], []
     if n_long < L.size:
