@@ -285,3 +285,21 @@ def test_threaded_fit_and_scoring_match_the_sequential_engine(monkeypatch):
     w, mu, cov = to_numpy(g.weights)[:4], out["2"][2][:4], out["2"][3][:4]
     dens = sum(w[k] * multivariate_normal(mu[k], np.diag(cov[k])).pdf(X[:50]) for k in range(4))
     np.testing.assert_allclose(out["2"][4][:50, 0], np.log(dens), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numpy_lse_equals_the_generic_lines(dtype):
+    from diarizer.gmm._scoring import _lse_components
+
+    rng = np.random.default_rng(3)
+    a = (rng.normal(size=(4, 5, 300)) * 30).astype(dtype)
+    a[1, :, 7] = -np.inf  # a frame no component of GMM 1 can produce
+    a[2, 3, 9] = -np.inf
+    m = np.max(a, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, np.zeros_like(m))
+    with np.errstate(divide="ignore"):  # log(0) of the impossible frame
+        want = np.log(np.sum(np.exp(a - m), axis=1)) + m[:, 0, :]
+        got = _lse_components(a)
+    assert got.dtype == a.dtype
+    np.testing.assert_array_equal(got, want)
+    assert np.isneginf(got[1, 7])

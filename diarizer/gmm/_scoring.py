@@ -23,6 +23,30 @@ from ._threads import _map_gmms
 __all__ = []
 
 
+def _lse_components(a):
+    """numpy log-sum-exp over axis 1 of a (G, M, n) array, one component slice at a time.
+
+    The maximum, the shifted exponentials and their sum in component order are the operations
+    of the generic line in :meth:`_GMMScoring._per_gmm_lse` (numpy sums a short middle axis in
+    order), so the values are identical; reductions over a short strided axis and the (G, M, n)
+    temporaries cost about 1.3-2x more.
+    """
+    M = a.shape[1]
+    m = a[:, 0, :].copy()
+    for k in range(1, M):
+        np.maximum(m, a[:, k, :], out=m)
+    m[~np.isfinite(m)] = 0.0
+    s = np.exp(a[:, 0, :] - m)
+    t = np.empty_like(s)
+    for k in range(1, M):
+        np.subtract(a[:, k, :], m, out=t)
+        np.exp(t, out=t)
+        s += t
+    np.log(s, out=s)
+    s += m
+    return s
+
+
 class _GMMScoring:
     """Scoring half of :class:`.model.GMMSet` (log-likelihoods, eval/decode/predict, score)."""
 
@@ -86,9 +110,13 @@ class _GMMScoring:
         xp = self.xp
         parts, order = self._lse_plan()
         out = []
+        fast = "numpy" in getattr(xp, "__name__", "")
         for rows, n_g, M in parts:
             a = lp[rows, ...] if isinstance(rows, slice) else xp.take(lp, rows, axis=0)
             a = xp.reshape(a, (n_g, M, lp.shape[1]))
+            if fast:  # the same values, component by component on contiguous (G_M, n) slices
+                out.append(_lse_components(a))
+                continue
             m = xp.max(a, axis=1, keepdims=True)
             m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
             out.append(xp.log(xp.sum(xp.exp(a - m), axis=1)) + m[:, 0, :])
