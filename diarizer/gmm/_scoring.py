@@ -24,7 +24,7 @@ __all__ = []
 
 
 def _lse_components(a):
-    """numpy log-sum-exp over axis 1 of a (G, M, n) array, one component slice at a time.
+    """Log-sum-exp (numpy) over axis 1 of a (G, M, n) array, one component slice at a time.
 
     The maximum, the shifted exponentials and their sum in component order are the operations
     of the generic line in :meth:`_GMMScoring._per_gmm_lse` (numpy sums a short middle axis in
