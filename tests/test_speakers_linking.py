@@ -41,6 +41,19 @@ def test_average_linkage_stops_at_threshold():
     assert link_clusters([], 0.5) == []
 
 
+def test_enrolled_names_link_by_name():
+    e = np.eye(3)
+    vecs = [np.array([e[0], e[1]]), np.array([e[2], e[0]]), np.array([e[1]])]
+    # by distance alone: the two e[0] clusters link, the two e[1] clusters link
+    assert [g.tolist() for g in link_clusters(vecs, 0.2)] == [[0, 1], [2, 0], [1]]
+    # names overrule the distance: anna (e[0], meeting 0) is anna (e[2], meeting 1), and the
+    # e[0] cluster of meeting 1 is bob, so it may not join anna; unnamed clusters go by distance
+    names = [["anna", ""], ["anna", "bob"], [""]]
+    assert [g.tolist() for g in link_clusters(vecs, 0.2, names)] == [[0, 1], [0, 2], [1]]
+    with pytest.raises(ValueError, match="names give 4 clusters, vectors 5"):
+        link_clusters(vecs, 0.2, [["a", ""], ["b"], [""]])
+
+
 def test_cluster_vectors_formula(rng):
     ubm = blob_ubm()
     X = np.concatenate([blob_speaker(0, 300, rng), blob_speaker(1, 200, rng)])

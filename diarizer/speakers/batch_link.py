@@ -71,7 +71,8 @@ def link_payload(settings, features, result):
     Returns
     -------
     dict
-        ``labels`` (distinct RTTM labels) and ``vectors`` (one supervector per label, as lists).
+        ``labels`` (distinct RTTM labels), ``vectors`` (one supervector per label, as lists) and
+        ``names`` (the label if it is an enrolled speaker's name, else ``""``).
     """
     from .linking import meeting_vectors
 
@@ -81,7 +82,11 @@ def link_payload(settings, features, result):
                          f"background model has {ubm.n_features}")
     labels, vectors = meeting_vectors(ubm, features.X, result.labels, result.speaker_names,
                                       relevance_factor=settings.relevance_factor)
-    return {"labels": labels, "vectors": np.round(vectors, 5).tolist()}
+    # labels that are enrolled names (the naming replaced the cluster's spkNN)
+    enrolled = {new for old, new in zip(result.speaker_scores, result.speaker_names)
+                if new != old}
+    return {"labels": labels, "vectors": np.round(vectors, 5).tolist(),
+            "names": [lab if lab in enrolled else "" for lab in labels]}
 
 
 def format_llr(result):
@@ -135,7 +140,9 @@ def link_batch(outdir, names, rows, settings):
         log.warning("linking: %d meeting(s) diarized without link_speakers are left out (use "
                     "--force to redo them): %s", len(skipped), ", ".join(skipped[:5]))
     vectors = [np.asarray(rows[n]["_link"]["vectors"], dtype=np.float64) for n in done]
-    groups = global_names(link_clusters(vectors, settings.link_threshold)) if done else []
+    # rows written before names were recorded: no name constraints for them
+    names = [rows[n]["_link"].get("names") or [""] * len(v) for n, v in zip(done, vectors)]
+    groups = global_names(link_clusters(vectors, settings.link_threshold, names)) if done else []
     for name, glob in zip(done, groups):
         link = rows[name]["_link"]
         mapping = dict(zip(link["labels"], glob))

@@ -9,7 +9,9 @@ background model's means adapted to the cluster's frames, as offsets from the UB
 Clusters are compared by the cosine distance ``1 - <s_a, s_b> / (|s_a| |s_b|)`` (in [0, 2]) and
 joined by average-linkage agglomerative clustering until the closest pair is farther than the
 threshold. Two clusters of the same meeting are never linked (the diarization already decided they
-are different people), and a group inherits that constraint from all its members.
+are different people), and a group inherits that constraint from all its members. Clusters named
+after enrolled speakers (:mod:`.naming`) are linked by name: the same name always (they are joined
+first), two different names never.
 """
 
 import logging
@@ -59,7 +61,7 @@ def _cosine_distances(V):
     return np.clip(1.0 - U @ U.T, 0.0, 2.0)
 
 
-def link_clusters(vectors, threshold):
+def link_clusters(vectors, threshold, names=None):
     """Agglomerative clustering of the clusters of many meetings.
 
     Parameters
@@ -68,6 +70,9 @@ def link_clusters(vectors, threshold):
         Supervectors of each meeting's clusters (see :func:`cluster_vectors`).
     threshold : float
         Largest average cosine distance at which two groups are joined.
+    names : list of list of str, optional
+        Enrolled name of each meeting's clusters (``""`` for a cluster not named): clusters of
+        one name are joined, clusters of two different names never.
 
     Returns
     -------
@@ -80,6 +85,8 @@ def link_clusters(vectors, threshold):
     >>> a = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.9, 0.1]])]
     >>> [g.tolist() for g in link_clusters(a, 0.5)]
     [[0, 1], [0]]
+    >>> [g.tolist() for g in link_clusters(a, 0.5, names=[["anna", ""], ["bob"]])]
+    [[0, 1], [2]]
     """
     sizes = [int(np.shape(v)[0]) for v in vectors]
     n = sum(sizes)
@@ -89,6 +96,15 @@ def link_clusters(vectors, threshold):
                         for v, s in zip(vectors, sizes) if s], axis=0)
     meeting = np.repeat(np.arange(len(sizes)), sizes)
     dist = _cosine_distances(V)
+    if names is not None:
+        flat = np.array([str(x) for m in names for x in m], dtype=object)
+        if flat.size != n:
+            raise ValueError(f"names give {flat.size} clusters, vectors {n}")
+        known = flat != ""
+        both = known[:, None] & known[None, :]
+        same = flat[:, None] == flat[None, :]
+        dist[both & same] = 0.0
+        dist[both & ~same] = np.inf
     dist[meeting[:, None] == meeting[None, :]] = np.inf  # includes the diagonal
     count = np.ones(n)
     alive = np.ones(n, dtype=bool)
