@@ -114,3 +114,25 @@ def test_small_and_large_gmms_batched_equal_alone_bit_for_bit(rng):
     # up to rounding
     r = init.select([0]).fit(X, [groups[0]], max_iter=3, chunk_size=2048)
     assert r.log_likelihood[0] == pytest.approx(res.log_likelihood[0], rel=1e-12)
+
+
+def test_unit_split_does_not_change_the_result_bit_for_bit(rng, monkeypatch):
+    # 6 GMMs of 300-700 frames (some scattered, some overlapping): one unit of 6 GMMs, or a
+    # unit per GMM or two (UNIT_FRAMES = 1000), give the same numbers to the last bit
+    import diarizer.gmm.model as model
+
+    X = _data(rng, 3000).astype(np.float32) + 20.0
+    groups = [np.arange(0, 700), np.arange(700, 1000), np.flatnonzero(rng.random(3000) < 0.2),
+              np.arange(1500, 2000), np.arange(0, 3000, 7), np.arange(2500, 3000)]
+    init = GMMSet.initialize(X, groups, 3, xp="numpy", dtype="float32")
+    assert len(plan_units([g.size for g in groups], [3] * 6, 1, 1000)) >= 4
+    out = []
+    for unit in (10**6, 1000):
+        monkeypatch.setattr(model, "UNIT_FRAMES", unit)
+        monkeypatch.setenv("DIARIZER_ENGINE_THREADS", "1")
+        s = init.select(range(6))
+        res = s.fit(X, groups, max_iter=3)
+        out.append((res.log_likelihood, s.to_numpy()))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    for key in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(out[0][1][key], out[1][1][key])

@@ -8,7 +8,13 @@ import pytest
 from diarizer._xp import get_xp, to_numpy
 from diarizer.exceptions import InputError
 from diarizer.gmm import Frames, GMMSet, prepare_frames
-from diarizer.gmm._chunks import chunk_frames, diag_estep_frames, exp_floor, frame_chunks
+from diarizer.gmm._chunks import (
+    chunk_design,
+    diag_estep_design,
+    diag_estep_frames,
+    exp_floor,
+    frame_chunks,
+)
 from diarizer.gmm._kernels import diag_design, logsumexp_cols, scoring_params
 
 
@@ -48,25 +54,25 @@ def test_diag_design_equals_the_centred_copy_bit_for_bit(rng, n, dtype):
     np.testing.assert_array_equal(Z[:nb], ref)
 
 
-def test_chunk_frames_hand_values(xp):
+def test_chunk_design_hand_values(xp):
     # cs = 2; group means (3, 4), (3, 4), (5, 6): centred values +-2 or 0, padding 0
     X = xp.asarray(np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]]))
     groups = [np.array([0, 1, 2]), np.array([1]), np.array([3, 1, 3, 1])]
-    frames, shifts, mask = chunk_frames(X, groups, chunk_size=2, xp=xp)
-    F = to_numpy(frames)
-    assert F.shape == (2 + 1 + 2, 2, 2)
-    np.testing.assert_array_equal(F[0], [[-2, 0], [-2, 0]])
-    np.testing.assert_array_equal(F[1], [[2, 0], [2, 0]])
-    np.testing.assert_array_equal(F[2], [[0, 0], [0, 0]])
-    np.testing.assert_array_equal(F[3], [[2, -2], [2, -2]])
-    np.testing.assert_array_equal(F[4], [[2, -2], [2, -2]])
-    np.testing.assert_array_equal(to_numpy(mask), [[1, 1], [1, 0], [1, 0], [1, 1], [1, 1]])
+    design, shifts = chunk_design(X, groups, chunk_size=2, xp=xp)
+    Z = to_numpy(design)
+    assert Z.shape == (2 + 1 + 2, 5, 2)
+    x = [[[-2, 0], [-2, 0]], [[2, 0], [2, 0]], [[0, 0], [0, 0]], [[2, -2], [2, -2]],
+         [[2, -2], [2, -2]]]
+    ones = [[1, 1], [1, 0], [1, 0], [1, 1], [1, 1]]
+    np.testing.assert_array_equal(Z[:, 2:4, :], x)
+    np.testing.assert_array_equal(Z[:, :2, :], np.square(x))
+    np.testing.assert_array_equal(Z[:, 4, :], ones)
     np.testing.assert_array_equal(np.stack([to_numpy(s) for s in shifts]),
                                   [[3, 4], [3, 4], [5, 6]])
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_chunk_frames_equal_gather_then_centre(xp, rng, dtype):
+def test_chunk_design_equals_the_design_of_the_centred_groups(xp, rng, dtype):
     # groups: scattered (3 pieces of 8 chunks + a tail), contiguous (a slice of X), one frame,
     # exactly one chunk, unsorted with a repeat
     cs = 4
@@ -75,18 +81,18 @@ def test_chunk_frames_equal_gather_then_centre(xp, rng, dtype):
     groups = [np.flatnonzero(rng.random(200) < 0.6), np.arange(20, 57), np.array([5]),
               np.arange(100, 104), np.array([9, 3, 3, 150, 7])]
     assert groups[0].size > 2 * 8 * cs
-    frames, shifts, mask = chunk_frames(X, groups, chunk_size=cs, xp=xp)
+    design, shifts = chunk_design(X, groups, chunk_size=cs, xp=xp)
     blocks = [xp.take(X, xp.asarray(g), axis=0) for g in groups]
     # the shift is the float64 mean of the group (summed in another order: to rounding)
     rtol = 1e-6 if dtype == "float32" else 1e-14
     for s, g in zip(shifts, groups):
         np.testing.assert_allclose(to_numpy(s), X64.astype(dtype)[g].astype(np.float64).mean(0),
                                    rtol=rtol)
-    # the frames are exactly the gathered frames minus that shift, as the design has them
+    # the design is exactly that of the gathered frames minus that shift
     ref = to_numpy(diag_design(blocks, chunk_size=cs, xp=xp, shifts=shifts))
-    assert frames.dtype == X.dtype and frames.shape == (ref.shape[0], 3, cs)
-    np.testing.assert_array_equal(to_numpy(frames), ref[:, 3:6, :])
-    np.testing.assert_array_equal(to_numpy(mask), ref[:, 6, :])
+    assert design.dtype == X.dtype and design.shape == ref.shape
+    assert ref.shape == (-(-groups[0].size // cs) + 10 + 1 + 1 + 2, 7, cs)
+    np.testing.assert_array_equal(to_numpy(design), ref)
 
 
 @pytest.mark.parametrize("n", [1, 7, 8, 70])
@@ -118,35 +124,44 @@ def test_diag_estep_frames_equal_a_plain_estep_of_the_design(xp, rng, dtype):
     X64 = rng.normal(size=(40, D)) * 3
     groups = [np.arange(0, 19), np.arange(19, 27), np.array([30])]
     X = xp.asarray(X64.astype(dtype))
-    frames, shifts, mask = chunk_frames(X, groups, chunk_size=cs, xp=xp)
+    design, shifts = chunk_design(X, groups, chunk_size=cs, xp=xp)
+    frames, mask = design[:, D:2 * D, :], design[:, 2 * D, :]
     owner = np.repeat(np.arange(3), [3, 1, 1])
     w = np.concatenate([rng.dirichlet(np.ones(M)) for _ in sizes])
     mu, var = rng.normal(size=(3 * M, D)), rng.uniform(0.5, 2.0, size=(3 * M, D))
     W = to_numpy(scoring_params(xp.asarray(w), xp.asarray(mu), xp.asarray(var ** -0.5), "diag",
                                 xp=xp)[0]).reshape(3, M, 2 * D + 1).astype(dtype)
-    design = to_numpy(diag_design([xp.take(X, xp.asarray(g), axis=0) for g in groups],
-                                  chunk_size=cs, xp=xp, shifts=shifts))
-    ref_ll, ref_st = _estep_oracle(design, W, owner)
+    ref_ll, ref_st = _estep_oracle(to_numpy(design), W, owner)
     rtol = 1e-5 if dtype == "float32" else 1e-12
     outs = []
     # one chunk per block, all chunks in one block; the padded chunks told or not (chunk 3,
     # full, follows the padded chunk 2: the constant row must be ones again)
     padded = np.array([False, False, True, False, True])
-    for budget, pad in [(1, None), (10**6, None), (1, padded), (10**6, padded)]:
-        ll, st = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
-                                   budget=budget, padded=pad)
+    for budget, pad, whole in [(1, None, False), (10**6, None, False), (1, padded, False),
+                               (10**6, padded, False), (1, None, True), (10**6, None, True),
+                               (1, padded, True), (10**6, padded, True)]:
+        if whole:  # the design made once, read where it lies
+            ll, st = diag_estep_design(design, xp.asarray(W), xp.asarray(owner), xp=xp,
+                                       budget=budget, padded=pad)
+        else:  # the design written block by block from the frames
+            ll, st = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
+                                       budget=budget, padded=pad)
         assert ll.dtype == xp.float64 and st.dtype == xp.float64
         np.testing.assert_allclose(to_numpy(ll), ref_ll, rtol=rtol)
         np.testing.assert_allclose(to_numpy(st), ref_st, rtol=rtol, atol=1e-6 * rtol)
         outs.append((to_numpy(ll), to_numpy(st)))
-    # neither the blocks nor the padding flags change the numbers; the soft counts are the
-    # frame counts
+    # neither the blocks, the padding flags nor where the design is written change the
+    # numbers; the soft counts are the frame counts
     for ll, st in outs[1:]:
         np.testing.assert_array_equal(ll, outs[0][0])
         np.testing.assert_array_equal(st, outs[0][1])
     counts = outs[0][1][:, :, 2 * D].sum(axis=1)
     np.testing.assert_allclose(counts, [8, 8, 3, 8, 1], rtol=1e-6)
     ll_only, none = diag_estep_frames(frames, mask, xp.asarray(W), xp.asarray(owner), xp=xp,
+                                      stats=False)
+    assert none is None
+    np.testing.assert_array_equal(to_numpy(ll_only), outs[0][0])
+    ll_only, none = diag_estep_design(design, xp.asarray(W), xp.asarray(owner), xp=xp,
                                       stats=False)
     assert none is None
     np.testing.assert_array_equal(to_numpy(ll_only), outs[0][0])

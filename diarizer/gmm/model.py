@@ -22,8 +22,8 @@ from ._checks import (
     _parse_groups,
     _resolve_dtype,
 )
-from ._chunks import chunk_frames
-from ._em import em_diag_unit, plan_units
+from ._chunks import chunk_design
+from ._em import UNIT_FRAMES, em_diag_unit, plan_units
 from ._init import kmeans_seed, original_seed
 from ._kernels import (
     compute_precision_cholesky,
@@ -34,7 +34,7 @@ from ._kernels import (
     scoring_params,
 )
 from ._scoring import _GMMScoring
-from ._threads import _MAX_THREADED_ITEM, _blas_limit, _engine_threads, _map_gmms
+from ._threads import _blas_limit, _engine_threads, _map_gmms
 
 __all__ = ["GMMSet", "FitResult"]
 
@@ -442,8 +442,8 @@ class GMMSet(_GMMScoring):
         # a GMM's chunk size depends on its own frame count only, so its numbers do not
         # depend on the other GMMs or on the threads
         cs_of = [int(chunk_size) if chunk_size else diag_chunk_size(n) for n in sizes]
-        units = plan_units(sizes, self.n_components.tolist(), _engine_threads(),
-                           _MAX_THREADED_ITEM, chunk_sizes=cs_of)
+        units = plan_units(sizes, self.n_components.tolist(), _engine_threads(), UNIT_FRAMES,
+                           chunk_sizes=cs_of)
         debug = log.isEnabledFor(logging.DEBUG)
 
         def note(g, it, L_new, change):
@@ -455,7 +455,7 @@ class GMMSet(_GMMScoring):
             cs = cs_of[gmms[0]]
             # EM runs in coordinates centred on the mean of every GMM's frames (float32
             # accuracy: E[x^2] - mu^2 then cancels far less); means are shifted back after.
-            frames, shifts, mask = chunk_frames(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
+            design, shifts = chunk_design(X, [idx[g] for g in gmms], chunk_size=cs, xp=xp)
             comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
                                               for g in gmms]))
             M = int(self.n_components[gmms[0]])
@@ -466,7 +466,7 @@ class GMMSet(_GMMScoring):
                                self.precisions_cholesky))
             eps = np.asarray([self._eps(sizes[g], tol) for g in gmms], dtype=np.float64)
             L, it, cv, (w, mu, cov, pc) = em_diag_unit(
-                (frames, mask), [sizes[g] for g in gmms], (w, mu - shift_rows, cov, pc), eps,
+                design, [sizes[g] for g in gmms], (w, mu - shift_rows, cov, pc), eps,
                 max_iter, min_iter, xp=xp, dtype=self.dtype, reg_covar=self.reg_covar,
                 var_floor=self.var_floor, gmm_ids=gmms, chunk_size=cs,
                 on_iteration=note if debug else None)
