@@ -208,9 +208,11 @@ SCHEMA = (
     Setting("merge_candidates", "int", 4, "per merge step, train every candidate merged model"
             " one EM iteration and only this many (the best after it) to the end (0 = all to"
             " the end)", min=0, group="model"),
-    Setting("max_cluster_frames", "int", 30000, "clustering works on at most this many speech"
+    Setting("max_cluster_frames", "int", 20000, "clustering works on at most this many speech"
             " frames (every k-th frame of longer meetings); the final labelling still scores"
-            " every frame (0 = cluster every frame)", min=0, group="model"),
+            " every frame (0 = cluster every frame). 20000 against 30000: no DER loss on the"
+            " 5- and 10-minute sets and the 1-hour meeting (at most +0.25), clustering 1.7x"
+            " faster; 15000 lost a speaker in one 10-minute meeting", min=0, group="model"),
     Setting("bridge_pauses", "float", 0.5, "a pause shorter than this many seconds between two"
             " frames of the same speaker becomes part of the turn, as in the usual annotation"
             " convention (0 = turns end wherever the speech detector ends them)", min=0.0,
