@@ -263,6 +263,12 @@ SCHEMA = (
             " used when at least id_min_cohort others are enrolled", group="ours"),
     Setting("id_min_cohort", "int", 10, "fewest other enrolled speakers for the T-score to be"
             " used", min=2, group="ours"),
+    Setting("id_verify_turns", "bool", True, "with 'speakers': check every named turn alone; one"
+            " whose average per-frame LLR for its name is below id_turn_threshold is renamed"
+            " after the best enrolled speaker of the turn (if above id_threshold) or given its"
+            " cluster's spkNN label", group="ours"),
+    Setting("id_turn_threshold", "float", 0.2, "lowest average per-frame LLR of a named turn"
+            " for its name (id_verify_turns)", group="ours"),
     Setting("id_constraints", "bool", True, "with 'speakers': never merge two clusters that"
             " would be named as two different enrolled speakers", group="ours"),
     Setting("enroll_relevance_factor", "float", 4.0, "MAP relevance factor of enrolled speaker"

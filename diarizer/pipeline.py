@@ -477,6 +477,21 @@ def _diarize_features_inner(features, settings, uri):
             llr=None if cannot_link is None else cannot_link.frame_llr)
     gap = seconds_to_frames(settings.bridge_pauses, features.frame_period)
     turns = labels_to_turns(bridge_gaps(turn_labels, gap, inside), names)
+    if settings.speakers and settings.id_verify_turns:
+        from .speakers.naming import frame_llr, speaker_db, verify_turns
+
+        db = speaker_db(settings, features)
+        llr = (cannot_link.frame_llr if cannot_link is not None
+               else frame_llr(db, features.X[idx]))
+        fallback = {}
+        for old, new in zip(scores, names):
+            fallback.setdefault(new, old)
+        turns, changed = verify_turns(turns, idx, llr, db.names,
+                                      turn_threshold=settings.id_turn_threshold,
+                                      id_threshold=settings.id_threshold, fallback=fallback)
+        if changed:
+            log.info("%d turns relabelled by their own LLR (id_turn_threshold %g)", changed,
+                     settings.id_turn_threshold)
     return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,
                              labels=full, gmms=result.gmms.select(order), timings=timings,
                              n_merges=result.n_merges, speaker_names=names,

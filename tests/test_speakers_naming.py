@@ -198,3 +198,61 @@ def test_pipeline_constraints_setting(folder, rng):
     off = diarize(feats, id_constraints=False, **kw)
     for result in (on, off):
         assert sorted(set(result.speaker_names)) == ["anna", "bob"]
+
+
+def test_verify_turns_rules():
+    from diarizer.segments import Turn
+    from diarizer.speakers.naming import verify_turns
+
+    # frames 0-9; the scored (speech) frames skip 4 and 5
+    frames = np.array([0, 1, 2, 3, 6, 7, 8, 9])
+    llr = np.array([[1.0, 0.0, 0.0]] * 4 + [[0.1, 1.5, 0.0]] * 2 + [[0.3, 0.5, 0.6]] * 2)
+    turns = [Turn(0, 4, "anna"), Turn(4, 8, "anna"), Turn(8, 10, "anna")]
+    kw = dict(turn_threshold=0.2, id_threshold=0.8, fallback={"anna": "spk00"})
+    out, n = verify_turns(turns, frames, llr, ["anna", "bob", "carl"], **kw)
+    # turn 2 (frames 6, 7 scored): anna 0.1 < 0.2, bob 1.5 > 0.8 -> bob; turn 3: anna 0.3 kept
+    assert [(t.start, t.end, t.label) for t in out] == [(0, 4, "anna"), (4, 8, "bob"),
+                                                        (8, 10, "anna")]
+    assert n == 1
+    # nobody convincing: the cluster's own label; spkNN turns are never checked
+    low = llr.copy()
+    low[4:6] = [0.1, 0.5, 0.0]
+    out, n = verify_turns(turns + [Turn(10, 12, "spk01")], frames, low,
+                          ["anna", "bob", "carl"], **kw)
+    assert [t.label for t in out] == ["anna", "spk00", "anna", "spk01"] and n == 1
+    # adjacent turns that end with one label are joined (a turn without scored frames stays)
+    out, n = verify_turns([Turn(0, 4, "carl"), Turn(4, 6, "anna")], frames, llr,
+                          ["anna", "bob", "carl"], **kw)
+    assert [(t.start, t.end, t.label) for t in out] == [(0, 6, "anna")] and n == 1
+
+
+def test_pipeline_verifies_turns(folder, rng, caplog):
+    caplog.set_level("INFO", logger="diarizer")
+    # anna, then an unenrolled voice, alternating; one cluster would take anna's name for both
+    # with 30 non-speech frames between the parts, so that every part is a turn
+    gap = np.zeros((30, 4), dtype=np.float32)
+    parts = [blob_speaker(k, 150, rng) for k in (0, 13, 0, 13)]
+    X = np.concatenate([p for part in parts for p in (part, gap)])
+    speech = np.tile(np.r_[np.ones(150, bool), np.zeros(30, bool)], 4)
+    feats = Features(X=X, frame_period=0.01, speech=speech)
+    kw = dict(initial_clusters=1, M_mfcc=4, speakers=str(folder), id_threshold=0.5,
+              seg_length=50, ccr=0, resegmentation="majority", bridge_pauses=0)
+    off = diarize(feats, id_verify_turns=False, **kw)
+    assert {t.label for t in off.turns} == {"anna"}  # one cluster, named anna
+    db = load_speakers(folder)
+    llr = score_clusters(db, X, np.where(speech, np.repeat([0, 1, 0, 1], 180), -1))
+    assert llr[1, 0] < 0.2  # the unenrolled turns do not sound like anna on their own
+    on = diarize(feats, **kw)
+    labels = [t.label for t in on.turns]
+    assert labels[0] == "anna" and labels[2] == "anna"
+    assert labels[1] != "anna" and labels[3] != "anna"
+    assert "turns relabelled by their own LLR" in caplog.text
+    # linking gets one vector per RTTM label, the checked turns' labels included
+    from diarizer.config import make_settings
+    from diarizer.speakers.batch_link import link_payload
+
+    payload = link_payload(make_settings({"speakers": str(folder)}, check_required=False),
+                           feats, on)
+    assert payload["labels"] == list(dict.fromkeys(labels))
+    assert len(payload["vectors"]) == len(payload["labels"])
+    assert payload["names"] == [lab if lab in db.names else "" for lab in payload["labels"]]

@@ -80,13 +80,28 @@ def link_payload(settings, features, result):
     if ubm.n_features != features.X.shape[1]:
         raise InputError(features.source, f"{features.X.shape[1]} features per frame, but the "
                          f"background model has {ubm.n_features}")
-    labels, vectors = meeting_vectors(ubm, features.X, result.labels, result.speaker_names,
+    # one vector per RTTM label, from the speech frames of its turns (turns checked by
+    # id_verify_turns may carry labels that no cluster has)
+    distinct = list(dict.fromkeys(t.label for t in result.turns))
+    frame = np.full(result.labels.shape[0], -1, dtype=np.int64)
+    for t in result.turns:
+        frame[t.start:t.end] = distinct.index(t.label)
+    frame[result.labels < 0] = -1
+    distinct = [d for i, d in enumerate(distinct) if np.any(frame == i)]
+    labels, vectors = meeting_vectors(ubm, features.X, _renumber(frame), distinct,
                                       relevance_factor=settings.relevance_factor)
-    # labels that are enrolled names (the naming replaced the cluster's spkNN)
-    enrolled = {new for old, new in zip(result.speaker_scores, result.speaker_names)
-                if new != old}
+    # labels that are enrolled names: not a cluster's own spkNN
+    anonymous = set(result.speaker_scores) if result.speaker_scores else set(labels)
     return {"labels": labels, "vectors": np.round(vectors, 5).tolist(),
-            "names": [lab if lab in enrolled else "" for lab in labels]}
+            "names": [lab if lab not in anonymous else "" for lab in labels]}
+
+
+def _renumber(frame):
+    """Labels ``0..k-1`` in order of the used values of ``frame`` (-1 kept)."""
+    used = np.unique(frame[frame >= 0])
+    remap = np.full(int(frame.max()) + 2 if frame.size else 1, -1, dtype=np.int64)
+    remap[used] = np.arange(used.size)
+    return np.where(frame >= 0, remap[np.maximum(frame, 0)], -1)
 
 
 def format_llr(result):

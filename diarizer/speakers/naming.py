@@ -31,7 +31,8 @@ import numpy as np
 from .._xp import to_numpy
 
 __all__ = ["frame_llr", "cluster_llr", "score_clusters", "tnorm_scores", "identify",
-           "identity_constraints", "name_clusters", "TNORM_THRESHOLD", "MIN_COHORT"]
+           "identity_constraints", "name_clusters", "verify_turns", "TNORM_THRESHOLD",
+           "MIN_COHORT"]
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +309,75 @@ def name_clusters(db, X, labels, names, *, id_threshold, tnorm_threshold=TNORM_T
         log.info("cluster %s: best enrolled speaker %s, LLR %.3f, T-score %.2f -> %s", old,
                  enrolled[best[c]], value[c], z[c], new[-1])
     return new, scores
+
+
+def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, fallback):
+    """Check every named turn against its name; give the turns that fail another label.
+
+    A cluster is named by the average over all its frames, so a turn of someone else inside it
+    (an unenrolled voice, or an enrolled one the clustering merged in) carries the name too. Each
+    turn is scored alone: a turn whose average per-frame LLR for its name is below
+    ``turn_threshold`` is renamed after the enrolled speaker of highest LLR on the turn if that
+    LLR exceeds ``id_threshold``, else given the cluster's own anonymous label.
+
+    Parameters
+    ----------
+    turns : list of Turn
+        Output turns (integer frames), labels enrolled names or ``spkNN``.
+    frames : ndarray of shape (n_scored,), int
+        Increasing frame indices of the rows of ``llr`` (the speech frames).
+    llr : ndarray of shape (n_scored, n_speakers)
+        Per-frame LLRs (:func:`frame_llr`).
+    enrolled : list of str
+        Names of the ``llr`` columns.
+    turn_threshold : float
+        Lowest average LLR for a turn to keep its name.
+    id_threshold : float
+        Lowest average LLR for a failed turn to take another enrolled name.
+    fallback : dict of str to str
+        Anonymous label of each name in use (the ``spkNN`` of its first cluster).
+
+    Returns
+    -------
+    turns : list of Turn
+        The turns, relabelled, adjacent turns of one label joined.
+    changed : int
+        Turns relabelled.
+
+    Examples
+    --------
+    >>> from diarizer.segments import Turn
+    >>> llr = np.array([[1.0, 0.0]] * 3 + [[-1.0, 0.2]] * 3 + [[-1.0, 2.0]] * 3)
+    >>> turns = [Turn(0, 3, "a"), Turn(3, 6, "a"), Turn(6, 9, "a")]
+    >>> out, n = verify_turns(turns, np.arange(9), llr, ["a", "b"], turn_threshold=0.2,
+    ...                       id_threshold=0.8, fallback={"a": "spk00"})
+    >>> [(t.start, t.end, t.label) for t in out], n
+    ([(0, 3, 'a'), (3, 6, 'spk00'), (6, 9, 'b')], 2)
+    """
+    from ..segments import Turn
+
+    index = {name: i for i, name in enumerate(enrolled)}
+    frames = np.asarray(frames)
+    out, changed = [], 0
+    for t in turns:
+        label = t.label
+        s = index.get(label)
+        if s is not None:
+            a, b = np.searchsorted(frames, [t.start, t.end])
+            if b > a:
+                mean = np.mean(llr[a:b], axis=0, dtype=np.float64)
+                if mean[s] < turn_threshold:
+                    mean[s] = -np.inf
+                    best = int(np.argmax(mean))
+                    label = enrolled[best] if mean[best] > id_threshold else fallback[label]
+                    changed += 1
+                    log.info("turn %d-%d: LLR for %s below %.2f -> %s", t.start, t.end, t.label,
+                             turn_threshold, label)
+        if out and out[-1].label == label and out[-1].end == t.start:
+            out[-1] = Turn(out[-1].start, t.end, label)
+        else:
+            out.append(Turn(t.start, t.end, label))
+    return out, changed
 
 
 _CACHE = {}
