@@ -263,10 +263,11 @@ SCHEMA = (
             " used when at least id_min_cohort others are enrolled", group="ours"),
     Setting("id_min_cohort", "int", 10, "fewest other enrolled speakers for the T-score to be"
             " used", min=2, group="ours"),
-    Setting("id_verify_turns", "bool", True, "with 'speakers': check every named turn alone; one"
-            " whose average per-frame LLR for its name is below id_turn_threshold is renamed"
+    Setting("id_verify_turns", "bool", True, "with 'speakers': check every turn alone; a named"
+            " turn whose average per-frame LLR for its name is below id_turn_threshold is renamed"
             " after the best enrolled speaker of the turn (if above id_threshold) or given its"
-            " cluster's spkNN label", group="ours"),
+            " cluster's spkNN label; an anonymous turn is named if it passes the clusters' rule",
+            group="ours"),
     Setting("id_turn_threshold", "float", 0.2, "lowest average per-frame LLR of a named turn"
             " for its name (id_verify_turns)", group="ours"),
     Setting("id_constraints", "bool", True, "with 'speakers': never merge two clusters that"

@@ -488,7 +488,9 @@ def _diarize_features_inner(features, settings, uri):
             fallback.setdefault(new, old)
         turns, changed = verify_turns(turns, idx, llr, db.names,
                                       turn_threshold=settings.id_turn_threshold,
-                                      id_threshold=settings.id_threshold, fallback=fallback)
+                                      id_threshold=settings.id_threshold, fallback=fallback,
+                                      tnorm_threshold=settings.id_tnorm_threshold,
+                                      min_cohort=settings.id_min_cohort)
         if changed:
             log.info("%d turns relabelled by their own LLR (id_turn_threshold %g)", changed,
                      settings.id_turn_threshold)

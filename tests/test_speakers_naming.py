@@ -200,7 +200,7 @@ def test_pipeline_constraints_setting(folder, rng):
         assert sorted(set(result.speaker_names)) == ["anna", "bob"]
 
 
-def test_verify_turns_rules():
+def test_verify_turns_rules(rng):
     from diarizer.segments import Turn
     from diarizer.speakers.naming import verify_turns
 
@@ -220,6 +220,20 @@ def test_verify_turns_rules():
     out, n = verify_turns(turns + [Turn(10, 12, "spk01")], frames, low,
                           ["anna", "bob", "carl"], **kw)
     assert [t.label for t in out] == ["anna", "spk00", "anna", "spk01"] and n == 1
+    # an anonymous turn takes a name by the clusters' rule (3 speakers: raw threshold only)
+    out, n = verify_turns([Turn(6, 8, "spk01"), Turn(8, 10, "spk02")], frames, llr,
+                          ["anna", "bob", "carl"], **kw)
+    assert [t.label for t in out] == ["bob", "spk02"] and n == 1  # 1.5 > 0.8; 0.6 is not
+    # with a cohort, the T-score must pass too
+    extra = np.zeros((8, 11))
+    extra[:4] = 1.4  # the others fit frames 0-3 better than anna does
+    extra[4:6] = rng.normal(0.0, 0.1, size=(2, 11))
+    many = np.concatenate([llr, extra], axis=1)
+    names = ["anna", "bob", "carl"] + [f"x{i}" for i in range(11)]
+    out, n = verify_turns([Turn(6, 8, "spk01")], frames, many, names, **kw)
+    assert [t.label for t in out] == ["bob"]  # bob 1.5 stands out of 0.1, 0.0 and 11 x ~0
+    out, n = verify_turns([Turn(0, 4, "spk01")], frames, many, names, **kw)
+    assert [t.label for t in out] == ["spk01"] and n == 0  # anna 1.0 among 11 x 1.4
     # adjacent turns that end with one label are joined (a turn without scored frames stays)
     out, n = verify_turns([Turn(0, 4, "carl"), Turn(4, 6, "anna")], frames, llr,
                           ["anna", "bob", "carl"], **kw)

@@ -311,14 +311,20 @@ def name_clusters(db, X, labels, names, *, id_threshold, tnorm_threshold=TNORM_T
     return new, scores
 
 
-def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, fallback):
-    """Check every named turn against its name; give the turns that fail another label.
+def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, fallback,
+                 tnorm_threshold=TNORM_THRESHOLD, min_cohort=MIN_COHORT):
+    """Check every turn alone against the enrolled speakers; relabel the turns that disagree.
 
     A cluster is named by the average over all its frames, so a turn of someone else inside it
-    (an unenrolled voice, or an enrolled one the clustering merged in) carries the name too. Each
-    turn is scored alone: a turn whose average per-frame LLR for its name is below
-    ``turn_threshold`` is renamed after the enrolled speaker of highest LLR on the turn if that
-    LLR exceeds ``id_threshold``, else given the cluster's own anonymous label.
+    (an unenrolled voice, or an enrolled one the clustering merged in) carries the name too, and
+    a cluster that fails the naming rule leaves its turns of an enrolled speaker anonymous. So
+    each turn is scored alone:
+
+    - a named turn whose average per-frame LLR for its name is below ``turn_threshold`` is
+      renamed after the enrolled speaker of highest LLR on the turn if that LLR exceeds
+      ``id_threshold``, else given its cluster's anonymous label (``fallback``);
+    - an anonymous turn takes the name of its best enrolled speaker if that speaker passes the
+      clusters' naming rule on the turn (:func:`identify`).
 
     Parameters
     ----------
@@ -336,6 +342,8 @@ def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, 
         Lowest average LLR for a failed turn to take another enrolled name.
     fallback : dict of str to str
         Anonymous label of each name in use (the ``spkNN`` of its first cluster).
+    tnorm_threshold, min_cohort
+        The naming rule for anonymous turns (as :func:`identify`).
 
     Returns
     -------
@@ -362,17 +370,22 @@ def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, 
     for t in turns:
         label = t.label
         s = index.get(label)
-        if s is not None:
-            a, b = np.searchsorted(frames, [t.start, t.end])
-            if b > a:
-                mean = np.mean(llr[a:b], axis=0, dtype=np.float64)
-                if mean[s] < turn_threshold:
-                    mean[s] = -np.inf
-                    best = int(np.argmax(mean))
-                    label = enrolled[best] if mean[best] > id_threshold else fallback[label]
-                    changed += 1
-                    log.info("turn %d-%d: LLR for %s below %.2f -> %s", t.start, t.end, t.label,
-                             turn_threshold, label)
+        a, b = np.searchsorted(frames, [t.start, t.end])
+        if b > a and len(enrolled):
+            mean = np.mean(llr[a:b], axis=0, dtype=np.float64)
+            if s is not None and mean[s] < turn_threshold:
+                mean[s] = -np.inf
+                best = int(np.argmax(mean))
+                label = enrolled[best] if mean[best] > id_threshold else fallback[label]
+                log.info("turn %d-%d: LLR for %s below %.2f -> %s", t.start, t.end, t.label,
+                         turn_threshold, label)
+            elif s is None:
+                who = identify(mean[None, :], id_threshold=id_threshold,
+                               tnorm_threshold=tnorm_threshold, min_cohort=min_cohort)[0][0]
+                if who >= 0:
+                    label = enrolled[who]
+                    log.info("turn %d-%d of %s: identified as %s", t.start, t.end, t.label, label)
+            changed += label != t.label
         if out and out[-1].label == label and out[-1].end == t.start:
             out[-1] = Turn(out[-1].start, t.end, label)
         else:
