@@ -111,8 +111,8 @@ class DiarizationResult:
 
     @property
     def n_speakers(self):
-        """Number of speakers in the output."""
-        return len(self.speaker_names)
+        """Number of speakers in the output: distinct labels of the turns."""
+        return len({t.label for t in self.turns})
 
     @property
     def speech_seconds(self):
