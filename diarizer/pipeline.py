@@ -430,13 +430,17 @@ def _diarize_features_inner(features, settings, uri):
     dtype = getattr(xp, settings.dtype)
     X = xp.asarray(Xs, dtype=dtype)
     t = time.perf_counter()
-    cannot_link = None
-    if settings.speakers and settings.id_constraints:  # issue 8: never merge two known people
-        from .speakers.naming import identity_constraints, speaker_db
+    cannot_link = db = llr = None
+    if settings.speakers:  # issue 8: every speech frame scored once against the enrolled
+        from .speakers.naming import frame_llr, identity_constraints, speaker_db
 
-        cannot_link = identity_constraints(
-            speaker_db(settings, features), features.X[idx], id_threshold=settings.id_threshold,
-            tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort)
+        db = speaker_db(settings, features)
+        llr = frame_llr(db, features.X[idx])
+        if settings.id_constraints:  # never merge two known people
+            cannot_link = identity_constraints(
+                db, None, id_threshold=settings.id_threshold,
+                tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort,
+                llr=llr)
     result = agglomerative_clustering(
         X, initial_clusters=k, n_components=settings.M_mfcc, min_clusters=lo, max_clusters=hi,
         em_iterations=settings.em_iterations, seg_length=settings.seg_length,
@@ -474,15 +478,12 @@ def _diarize_features_inner(features, settings, uri):
 
         names, turn_labels, scores = apply_speaker_names(
             settings, features, full, names,
-            llr=None if cannot_link is None else cannot_link.frame_llr)
+            llr=llr)
     gap = seconds_to_frames(settings.bridge_pauses, features.frame_period)
     turns = labels_to_turns(bridge_gaps(turn_labels, gap, inside), names)
     if settings.speakers and settings.id_verify_turns:
-        from .speakers.naming import frame_llr, speaker_db, verify_turns
+        from .speakers.naming import verify_turns
 
-        db = speaker_db(settings, features)
-        llr = (cannot_link.frame_llr if cannot_link is not None
-               else frame_llr(db, features.X[idx]))
         fallback = {}
         for old, new in zip(scores, names):
             fallback.setdefault(new, old)

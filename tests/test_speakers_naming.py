@@ -182,11 +182,15 @@ def test_identity_constraints_forbid_two_known_people(folder, rng):
     sub = np.arange(0, X.shape[0], 2)
     alone = identity_constraints(db, X[sub], id_threshold=0.5)
     assert np.array_equal(cannot(sub, labels[sub]), alone(np.arange(sub.size), labels[sub]))
-    # precomputed per-frame scores name as the scoring does
+    # precomputed per-frame scores name as the scoring does, and constrain as X does
+    from diarizer.speakers.naming import frame_llr
+
     names = ["spk00", "spk01", "spk02", "spk03"]
+    llr_frames = frame_llr(db, X)
     assert (name_clusters(db, X, labels, names, id_threshold=0.5)
-            == name_clusters(db, None, labels, names, id_threshold=0.5,
-                             llr=cannot.frame_llr))
+            == name_clusters(db, None, labels, names, id_threshold=0.5, llr=llr_frames))
+    given = identity_constraints(db, None, id_threshold=0.5, llr=llr_frames)
+    assert np.array_equal(given(np.arange(800), labels), forbid)
 
 
 def test_pipeline_constraints_setting(folder, rng):

@@ -222,7 +222,7 @@ def identify(llr, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD, min_cohort=M
 
 
 def identity_constraints(db, X, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD,
-                         min_cohort=MIN_COHORT):
+                         min_cohort=MIN_COHORT, llr=None):
     """Cannot-link constraints for the clustering: never merge two different enrolled speakers.
 
     Every frame is scored once against the enrolled speakers (:func:`frame_llr`); at every merge
@@ -237,6 +237,8 @@ def identity_constraints(db, X, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD
         The frames being clustered (features as enrolled).
     id_threshold, tnorm_threshold, min_cohort
         As :func:`identify`.
+    llr : ndarray of shape (n_frames, n_speakers), optional
+        :func:`frame_llr` of ``X`` when already computed (``X`` is then not read).
 
     Returns
     -------
@@ -244,7 +246,8 @@ def identity_constraints(db, X, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD
         ``cannot_link(frames, labels)`` -> bool ndarray of shape (K, K), for
         :func:`diarizer.clustering.agglomerative_clustering`.
     """
-    llr = frame_llr(db, X)
+    if llr is None:
+        llr = frame_llr(db, X)
 
     def cannot_link(frames, labels):
         labels = np.asarray(labels)
@@ -255,7 +258,6 @@ def identity_constraints(db, X, *, id_threshold, tnorm_threshold=TNORM_THRESHOLD
         known = who >= 0
         return known[:, None] & known[None, :] & (who[:, None] != who[None, :])
 
-    cannot_link.frame_llr = llr
     return cannot_link
 
 
