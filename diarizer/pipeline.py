@@ -476,9 +476,8 @@ def _diarize_features_inner(features, settings, uri):
     if settings.speakers:  # name clusters after enrolled speakers (issue 8)
         from .speakers.naming import apply_speaker_names
 
-        names, turn_labels, scores = apply_speaker_names(
-            settings, features, full, names,
-            llr=llr)
+        names, turn_labels, scores = apply_speaker_names(settings, features, full, names,
+                                                         llr=llr)
     gap = seconds_to_frames(settings.bridge_pauses, features.frame_period)
     turns = labels_to_turns(bridge_gaps(turn_labels, gap, inside), names)
     if settings.speakers and settings.id_verify_turns:

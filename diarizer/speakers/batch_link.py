@@ -74,6 +74,7 @@ def link_payload(settings, features, result):
         ``labels`` (distinct RTTM labels), ``vectors`` (one supervector per label, as lists) and
         ``names`` (the label if it is an enrolled speaker's name, else ``""``).
     """
+    from ..segments import turns_to_labels
     from .linking import meeting_vectors
 
     ubm = background_model(settings)
@@ -83,25 +84,18 @@ def link_payload(settings, features, result):
     # one vector per RTTM label, from the speech frames of its turns (turns checked by
     # id_verify_turns may carry labels that no cluster has)
     distinct = list(dict.fromkeys(t.label for t in result.turns))
-    frame = np.full(result.labels.shape[0], -1, dtype=np.int64)
-    for t in result.turns:
-        frame[t.start:t.end] = distinct.index(t.label)
+    frame = turns_to_labels(result.turns, result.labels.shape[0],
+                            {d: i for i, d in enumerate(distinct)})
     frame[result.labels < 0] = -1
-    distinct = [d for i, d in enumerate(distinct) if np.any(frame == i)]
-    labels, vectors = meeting_vectors(ubm, features.X, _renumber(frame), distinct,
+    used = np.unique(frame[frame >= 0])  # labels that keep a speech frame
+    frame = np.where(frame >= 0, np.searchsorted(used, frame), -1)
+    labels, vectors = meeting_vectors(ubm, features.X, frame, [distinct[i] for i in used],
                                       relevance_factor=settings.relevance_factor)
     # labels that are enrolled names: not a cluster's own spkNN
     anonymous = set(result.speaker_scores) if result.speaker_scores else set(labels)
     return {"labels": labels, "vectors": np.round(vectors, 5).tolist(),
             "names": [lab if lab not in anonymous else "" for lab in labels]}
 
-
-def _renumber(frame):
-    """Labels ``0..k-1`` in order of the used values of ``frame`` (-1 kept)."""
-    used = np.unique(frame[frame >= 0])
-    remap = np.full(int(frame.max()) + 2 if frame.size else 1, -1, dtype=np.int64)
-    remap[used] = np.arange(used.size)
-    return np.where(frame >= 0, remap[np.maximum(frame, 0)], -1)
 
 
 def format_llr(result):
