@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from diarizer.segments import bridge_gaps, labels_to_turns
+from diarizer.segments import bridge_gaps, label_order, labels_to_turns
 
 L = np.array([-1, 0, 0, -1, -1, 0, -1, 1, -1, -1, -1, 1, -1, 2, -1, -1, 1])
 
@@ -33,3 +33,13 @@ def test_zero_and_degenerate_inputs():
 def test_bridged_turns_merge():
     turns = labels_to_turns(bridge_gaps(L, 3), ["a", "b", "c"])
     assert [(t.start, t.end, t.label) for t in turns][:2] == [(1, 6, "a"), (7, 8, "b")]
+
+
+def test_label_order_is_a_stable_argsort():
+    rng = np.random.default_rng(3)
+    for n_labels in (1, 5, 40000):
+        labels = rng.integers(-1, n_labels, 5000)
+        order = label_order(labels, n_labels)
+        assert order.tolist() == np.argsort(labels, kind="stable").tolist()
+    # hand-countable: label -1 first, then 0, 1, 2, each in time order
+    assert label_order(np.array([2, 0, -1, 0, 2, 1]), 3).tolist() == [2, 1, 3, 5, 0, 4]

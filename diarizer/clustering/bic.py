@@ -14,6 +14,7 @@ stale likelihood from an older round).
 import numpy as np
 
 from ..gmm import merge_pairs
+from ..segments import label_order
 
 __all__ = ["candidate_groups", "delta_bic"]
 
@@ -32,8 +33,9 @@ def candidate_groups(labels, pairs):
     list of ndarray
         Sorted frame indices for each pair.
     """
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(int(labels.max()) + 2))
+    n = int(labels.max()) + 1
+    order = label_order(labels, n)
+    bounds = np.searchsorted(labels[order], np.arange(n + 1))
     frames = [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
     return [np.sort(np.concatenate([frames[a], frames[b]])) for a, b in pairs]
 

@@ -4,6 +4,7 @@ import numpy as np
 
 from .._xp import to_numpy
 from ..exceptions import InputError
+from ..segments import label_order
 
 __all__ = ["Frames", "prepare_frames"]
 
@@ -139,7 +140,7 @@ def _parse_groups(groups, n_frames, n_gmms):
     if lab.size and (lab.min() < -1 or lab.max() >= n_gmms):
         raise InputError(None, f"frame labels must lie in [-1, {n_gmms}); got "
                                f"[{lab.min()}, {lab.max()}]")
-    order = np.argsort(lab, kind="stable")
+    order = label_order(lab, n_gmms)
     bounds = np.searchsorted(lab[order], np.arange(-1, n_gmms + 1))
     return [order[bounds[g + 1]:bounds[g + 2]] for g in range(n_gmms)]
 
