@@ -194,6 +194,11 @@ SCHEMA = (
             group="model"),
     Setting("min_duration", "int", 250, "minimum speaker segment of the Viterbi resegmentation"
             " (frames)", min=1, group="model"),
+    Setting("final_min_duration", "int", 100, "minimum speaker segment of the final Viterbi"
+            " labelling of every frame, after the merges (frames; 0 = min_duration). The merges"
+            " are decided with min_duration; 100 against 250 kept every merge and caught short"
+            " turns and backchannels: Forgiving DER synthetic10 1.91 -> 0.17, realvoice 6.20 ->"
+            " 4.28, lower on all 8 evaluation sets", min=0, group="model"),
     Setting("ccr", "float", 1.0, "cluster complexity ratio (Anguera et al. 2006): seconds of"
             " speech per initial Gaussian; the initial clusters are min(initial_clusters,"
             " speech / (M_mfcc x ccr)) so short recordings start with fewer clusters (0 = always"

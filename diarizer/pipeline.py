@@ -447,7 +447,8 @@ def _diarize_features_inner(features, settings, uri):
         kl_ntop=settings.KL_ntop, num_seg_iters_init=settings.num_seg_iters_init,
         num_seg_iters=settings.num_seg_iters, covariance_type=settings.covariance_type,
         init=settings.gmm_init, resegmentation=settings.resegmentation,
-        min_duration=settings.min_duration, runs=_speech_runs(idx),
+        min_duration=settings.min_duration, final_min_duration=settings.final_min_duration,
+        runs=_speech_runs(idx),
         clr={"threshold": settings.clr_threshold, "n_components": settings.clr_components}
         if settings.clr else None,
         merge_tolerance=settings.merge_tolerance,

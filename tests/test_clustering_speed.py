@@ -127,3 +127,22 @@ def test_reseg_tol_ends_rounds_once_labels_settle(monkeypatch):
     assert n_full == 3 + 3 * len(full.history) + 1
     assert n_early < n_full
     assert early.gmms.n_gmms == 3 and _purity(early.labels, truth) > 0.99
+
+
+def test_final_min_duration_labels_short_turns_without_changing_the_clustering():
+    X, truth = three_speakers()
+    # a 60-frame interjection of speaker 1 inside speaker 0's first turn
+    X[200:260] = X[600:660]
+    truth = truth.copy()
+    truth[200:260] = 1
+    same = agglomerative_clustering(X, **SMALL)
+    short = agglomerative_clustering(X, final_min_duration=40, **SMALL)
+    # the merges are decided with min_duration: the same in both runs
+    assert [(h["pair"], h["delta_bic"]) for h in same.history] == \
+        [(h["pair"], h["delta_bic"]) for h in short.history]
+    # a 100-frame minimum cannot hold the 60-frame interjection: it is not labelled as speaker 1
+    assert not np.any(same.labels[200:260] == same.labels[700])
+    assert _purity(same.labels, truth) < 0.99
+    # a 40-frame minimum can: every frame is labelled as its speaker
+    assert np.all(short.labels[200:260] == short.labels[700])
+    assert _purity(short.labels, truth) == 1.0 and short.gmms.n_gmms == 3

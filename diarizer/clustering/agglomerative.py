@@ -122,10 +122,11 @@ def _replace_pair(gmms, merged, a, b):
 def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_iterations=3,
                              seg_length=250, kl_ntop=0, num_seg_iters_init=2, num_seg_iters=3,
                              covariance_type="diag", init="original", resegmentation="majority",
-                             min_duration=250, runs=None, min_clusters=1, max_clusters=0,
-                             clr=None, merge_tolerance=0.0, max_frames=0, merge_candidates=0,
-                             initial_segmentation="uniform", reseg_tol=0.0, n_init=1,
-                             ensemble_clusters=None, cannot_link=None, xp, dtype=None, seed=0):
+                             min_duration=250, final_min_duration=0, runs=None, min_clusters=1,
+                             max_clusters=0, clr=None, merge_tolerance=0.0, max_frames=0,
+                             merge_candidates=0, initial_segmentation="uniform", reseg_tol=0.0,
+                             n_init=1, ensemble_clusters=None, cannot_link=None, xp, dtype=None,
+                             seed=0):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -151,7 +152,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         Frame labelling: the original's majority vote in windows of ``seg_length`` frames, or
         Viterbi decoding with a minimum duration of ``min_duration`` frames.
     min_duration : int, default=250
-        Minimum segment length of the Viterbi decoder, in frames.
+        Minimum segment length of the Viterbi decoder between merges, in frames.
+    final_min_duration : int, default=0
+        Minimum segment length of the final labelling of every frame with the final GMMs, in
+        frames (0 = ``min_duration``). Shorter than ``min_duration``, it labels short turns
+        (backchannels, quick replies) that the merges are better decided without.
     runs : ndarray of shape (n_runs, 2), optional
         Speech runs ``[start, end)`` (indices into ``X``) between pauses; the Viterbi decoder lets
         the speaker change freely at their boundaries. Default: one run.
@@ -213,7 +218,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     step = 1
     if max_frames and X.shape[0] > max_frames:
         step = -(-X.shape[0] // max_frames)
-    final_label = _labeller(resegmentation, seg_length, min_duration, runs)
+    final_label = _labeller(resegmentation, seg_length, final_min_duration or min_duration, runs)
     X_all = X
     seg = seg_length
     if step > 1:
@@ -224,7 +229,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         label = _labeller(resegmentation, seg, max(1, round(min_duration / step)),
                           _decimate_runs(runs, step))
     else:
-        label = final_label
+        label = _labeller(resegmentation, seg_length, min_duration, runs)
     # Checked, converted and made contiguous once (X[::step] is a strided view): every engine
     # call below then skips its own pass over the frames.
     X = prepare_frames(X, xp=xp, dtype=dtype)
