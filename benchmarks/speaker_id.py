@@ -263,7 +263,8 @@ def main(argv=None):
         for x, y, s in ref:
             lab[int(round(x / HOP)):int(round(y / HOP))] = spk.index(s)
         lab[~F.speech] = -1
-        new, _ = name_clusters(sdb, F.X, lab, spk, id_threshold=id_thr)
+        new, _ = name_clusters(sdb, F.X, lab, spk, id_threshold=id_thr,
+                               cohort_threshold=base["id_cohort_threshold"])
         for i, s in enumerate(spk):
             n = int((lab == i).sum())
             if s in enrolled:

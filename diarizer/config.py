@@ -262,7 +262,12 @@ SCHEMA = (
     Setting("ubm", "path", "", "background model (diarizer ubm) for linking speakers across"
             " meetings (default: the one in the 'speakers' folder)", group="ours"),
     Setting("id_threshold", "float", 0.8, "average per-frame log-likelihood ratio (speaker vs"
-            " background) above which a cluster takes an enrolled speaker's name", group="ours"),
+            " background) above which a cluster takes an enrolled speaker's name when the LLR"
+            " alone decides (fewer than id_min_cohort others enrolled)", group="ours"),
+    Setting("id_cohort_threshold", "float", 0.5, "average per-frame log-likelihood ratio"
+            " above which a cluster takes an enrolled speaker's name when its T-score is checked"
+            " too (id_min_cohort or more others enrolled; with fewer, id_threshold alone"
+            " decides)", group="ours"),
     Setting("id_tnorm_threshold", "float", 4.5, "minimum T-score (the best speaker's LLR against"
             " the mean and standard deviation of the other enrolled speakers' LLRs) for a name,"
             " used when at least id_min_cohort others are enrolled", group="ours"),

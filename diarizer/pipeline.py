@@ -440,7 +440,7 @@ def _diarize_features_inner(features, settings, uri):
             cannot_link = identity_constraints(
                 db, None, id_threshold=settings.id_threshold,
                 tnorm_threshold=settings.id_tnorm_threshold, min_cohort=settings.id_min_cohort,
-                llr=llr)
+                llr=llr, cohort_threshold=settings.id_cohort_threshold)
     result = agglomerative_clustering(
         X, initial_clusters=k, n_components=settings.M_mfcc, min_clusters=lo, max_clusters=hi,
         em_iterations=settings.em_iterations, seg_length=settings.seg_length,
@@ -491,7 +491,8 @@ def _diarize_features_inner(features, settings, uri):
                                       turn_threshold=settings.id_turn_threshold,
                                       id_threshold=settings.id_threshold, fallback=fallback,
                                       tnorm_threshold=settings.id_tnorm_threshold,
-                                      min_cohort=settings.id_min_cohort)
+                                      min_cohort=settings.id_min_cohort,
+                                      cohort_threshold=settings.id_cohort_threshold)
         if changed:
             log.info("%d turns relabelled by their own LLR (id_turn_threshold %g)", changed,
                      settings.id_turn_threshold)

@@ -158,6 +158,11 @@ def test_identify_applies_both_thresholds():
     assert who.tolist() == [0, -1, -1, -1]
     assert best.tolist() == [0, 0, 0, -1] and value[:3].tolist() == [2.0, 1.0, 0.5]
     assert z[0] == pytest.approx((2.0 - cohort.mean()) / cohort.std()) and np.isnan(z[3])
+    # with a cohort the LLR bound is cohort_threshold: row 2 (0.5, T-score high) passes 0.4
+    assert identify(llr, id_threshold=0.8, cohort_threshold=0.4)[0].tolist() == [0, -1, 0, -1]
+    # without one (min_cohort 12 > 11 others) id_threshold alone decides, whatever the other
+    assert identify(llr, id_threshold=0.8, cohort_threshold=0.4,
+                    min_cohort=12)[0].tolist() == [0, 0, -1, -1]
 
 
 def test_identity_constraints_forbid_two_known_people(folder, rng):
@@ -239,6 +244,17 @@ def test_verify_turns_rules(rng):
     assert [t.label for t in out] == ["bob"]  # bob 1.5 stands out of 0.1, 0.0 and 11 x ~0
     out, n = verify_turns([Turn(0, 4, "spk01")], frames, many, names, **kw)
     assert [t.label for t in out] == ["spk01"] and n == 0  # anna 1.0 among 11 x 1.4
+    # a failed named turn takes another name above cohort_threshold when there is a cohort
+    weak = many.copy()
+    weak[4:6, :3] = [0.1, 0.6, 0.0]  # anna fails (0.1 < 0.2); bob 0.6 is below 0.8
+    out, _ = verify_turns([Turn(4, 8, "anna")], frames, weak, names, **kw)
+    assert [t.label for t in out] == ["spk00"]
+    out, _ = verify_turns([Turn(4, 8, "anna")], frames, weak, names, cohort_threshold=0.5, **kw)
+    assert [t.label for t in out] == ["bob"]
+    # ... and only then: with 3 speakers (no cohort) 0.8 still applies
+    out, _ = verify_turns([Turn(4, 8, "anna")], frames, weak[:, :3], names[:3],
+                          cohort_threshold=0.5, **kw)
+    assert [t.label for t in out] == ["spk00"]
     # adjacent turns that end with one label are joined (a turn without scored frames stays)
     out, n = verify_turns([Turn(0, 4, "carl"), Turn(4, 6, "anna")], frames, llr,
                           ["anna", "bob", "carl"], **kw)
