@@ -288,11 +288,13 @@ def test_threaded_fit_and_scoring_match_the_sequential_engine(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_numpy_lse_equals_the_generic_lines(dtype):
-    from diarizer.gmm._scoring import _lse_components
+@pytest.mark.parametrize("n_gmms", [3, 12])  # whole-block reductions, then slice by slice
+def test_numpy_lse_equals_the_generic_lines(dtype, n_gmms):
+    from diarizer.gmm._scoring import _LSE_WHOLE_GMMS, _lse_components
 
+    assert (n_gmms <= _LSE_WHOLE_GMMS) == (n_gmms == 3)
     rng = np.random.default_rng(3)
-    a = (rng.normal(size=(4, 5, 300)) * 30).astype(dtype)
+    a = (rng.normal(size=(n_gmms, 5, 300)) * 30).astype(dtype)
     a[1, :, 7] = -np.inf  # a frame no component of GMM 1 can produce
     a[2, 3, 9] = -np.inf
     m = np.max(a, axis=1, keepdims=True)
@@ -303,3 +305,4 @@ def test_numpy_lse_equals_the_generic_lines(dtype):
     assert got.dtype == a.dtype
     np.testing.assert_array_equal(got, want)
     assert np.isneginf(got[1, 7])
+    np.testing.assert_array_equal(_lse_components(a[:1]), want[:1])  # a single GMM
