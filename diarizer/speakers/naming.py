@@ -138,6 +138,11 @@ def score_clusters(db, X, labels, *, chunk_size=None):
     return cluster_llr(llr, labels[keep], K)
 
 
+def _has_cohort(n_speakers, min_cohort):
+    """Whether T-scores exist: at least ``min_cohort`` (and 2) others per enrolled speaker."""
+    return n_speakers - 1 >= max(int(min_cohort), 2)
+
+
 def tnorm_scores(llr, *, min_cohort=MIN_COHORT):
     """T-normalised scores: each LLR against the other speakers' LLRs of the same cluster.
 
@@ -164,7 +169,7 @@ def tnorm_scores(llr, *, min_cohort=MIN_COHORT):
     K, S = llr.shape
     out = np.full((K, S), np.nan)
     n = S - 1
-    if K == 0 or n < max(int(min_cohort), 2):
+    if K == 0 or not _has_cohort(S, min_cohort):
         return out
     ok = np.isfinite(llr).all(axis=1)
     L = llr[ok]
@@ -384,7 +389,7 @@ def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, 
     frames = np.asarray(frames)
     out, changed = [], 0
     # the threshold of the clusters' naming rule for the speakers' number (see identify)
-    cohort = len(enrolled) - 1 >= max(int(min_cohort), 2)
+    cohort = _has_cohort(len(enrolled), min_cohort)
     other = cohort_threshold if cohort and cohort_threshold is not None else id_threshold
     for t in turns:
         label = t.label
