@@ -16,7 +16,26 @@ import numpy as np
 from ..gmm import merge_pairs
 from ..segments import label_order
 
-__all__ = ["candidate_groups", "delta_bic"]
+__all__ = ["candidate_groups", "cluster_frames", "delta_bic"]
+
+
+def cluster_frames(labels):
+    """Frame indices of every cluster.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_frames,)
+        Cluster index per frame (0 .. n_clusters - 1).
+
+    Returns
+    -------
+    list of ndarray
+        Sorted frame indices of each cluster.
+    """
+    n = int(labels.max()) + 1
+    order = label_order(labels, n)
+    bounds = np.searchsorted(labels[order], np.arange(n + 1))
+    return [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
 
 
 def candidate_groups(labels, pairs):
@@ -33,15 +52,15 @@ def candidate_groups(labels, pairs):
     list of ndarray
         Sorted frame indices for each pair.
     """
-    n = int(labels.max()) + 1
-    order = label_order(labels, n)
-    bounds = np.searchsorted(labels[order], np.arange(n + 1))
-    frames = [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
+    frames = cluster_frames(labels)
     return [np.sort(np.concatenate([frames[a], frames[b]])) for a, b in pairs]
 
 
 def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
     """Train the merged model of every candidate pair and return its delta-BIC.
+
+    All the merged models train together (:meth:`GMMSet.fit_unions`): every cluster's frames
+    are scored against all the candidates containing it in one product per E-step.
 
     Parameters
     ----------
@@ -59,10 +78,9 @@ def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
         Maximum EM iterations for the merged models.
     candidates : int, default=0
         When ``0 < candidates < len(pairs)``: train every merged model one EM iteration, then
-        only the ``candidates`` of highest delta-BIC the remaining ``em_iterations - 1``
-        (EM is deterministic, so those end exactly as if trained in one go). The others keep
-        their one-iteration delta-BIC, with ``-inf`` in ``scores`` so they are never chosen.
-        0 trains every pair fully.
+        only the ``candidates`` of highest delta-BIC to the end (EM is deterministic, so those
+        end exactly as if trained alone). The others keep their one-iteration model, with
+        ``-inf`` in ``scores`` so they are never chosen. 0 trains every pair fully.
 
     Returns
     -------
@@ -72,19 +90,14 @@ def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
         The trained merged models, one per pair, in the order of ``pairs``.
     """
     merged = merge_pairs(gmms, pairs)
-    groups = candidate_groups(labels, pairs)
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
-    if not 0 < candidates < len(pairs) or em_iterations < 2:
-        result = merged.fit(X, groups, max_iter=em_iterations)
-        return result.log_likelihood - loglik[a] - loglik[b], merged
-    first = merged.fit(X, groups, max_iter=1)
-    rough = first.log_likelihood - loglik[a] - loglik[b]
-    keep = np.sort(np.argsort(-rough, kind="stable")[:candidates])
-    top = merged.select(keep.tolist())
-    result = top.fit(X, [groups[i] for i in keep], max_iter=em_iterations - 1)
-    scores = np.full(len(pairs), -np.inf)
-    scores[keep] = result.log_likelihood - loglik[a[keep]] - loglik[b[keep]]
-    order = np.zeros(len(pairs), dtype=np.int64)  # dropped pairs: any trained model
-    order[keep] = np.arange(keep.size)
-    return scores, top.select(order.tolist())
+    base = loglik[a] + loglik[b]
+    screen = None
+    if 0 < candidates < len(pairs) and em_iterations >= 2:
+        screen = (int(candidates), base)
+    result = merged.fit_unions(X, cluster_frames(labels), [(int(x), int(y)) for x, y in pairs],
+                               max_iter=em_iterations, screen=screen)
+    scores = result.log_likelihood - base
+    scores[~result.kept] = -np.inf
+    return scores, merged

@@ -35,6 +35,7 @@ from ._kernels import (
 )
 from ._scoring import _GMMScoring
 from ._threads import _blas_limit, _engine_threads, _map_gmms
+from ._unions import em_diag_unions
 
 __all__ = ["GMMSet", "FitResult"]
 
@@ -56,11 +57,14 @@ class FitResult:
         M-steps run per GMM.
     converged : ndarray of shape (G,), bool
         Whether the GMM met the convergence rule.
+    kept : ndarray of shape (G,), bool or None
+        :meth:`GMMSet.fit_unions` with ``screen``: the GMMs trained past the screening.
     """
 
     log_likelihood: np.ndarray
     n_iter: np.ndarray
     converged: np.ndarray
+    kept: np.ndarray = None
 
 
 class GMMSet(_GMMScoring):
@@ -430,6 +434,78 @@ class GMMSet(_GMMScoring):
         log.debug("EM of %d GMMs: iterations %s, log-likelihoods %s", G, n_iter.tolist(),
                   lls.tolist())
         return FitResult(lls, n_iter, conv)
+
+    def fit_unions(self, X, blocks, members, *, max_iter=3, min_iter=1, tol=None, screen=None):
+        """Batched EM, in place, of GMMs whose frames are unions of shared blocks of frames.
+
+        GMM ``g`` trains on the frames of the blocks ``members[g]``, as :meth:`fit` on their
+        union would (the same iterations and convergence rule; values equal up to the order of
+        float sums). For diagonal GMMs every block is scored against all the GMMs containing it
+        in one matrix product per E-step (:mod:`._unions`): the clustering's merge candidates
+        (one per pair of clusters) then read every cluster's frames once per E-step instead of
+        gathering ``G - 1`` unions.
+
+        Parameters
+        ----------
+        X : array of shape (N, D) or Frames
+        blocks : list of int arrays
+            Disjoint frame indices of every block.
+        members : list of sequence of int
+            Blocks of every GMM (``len(members) == n_gmms``), at least one each.
+        max_iter, min_iter : int
+        tol : float, optional
+            As in :meth:`fit`.
+        screen : tuple (k, baseline), optional
+            ``k`` int and ``baseline`` array of shape (G,): after the first EM iteration only the
+            ``k`` GMMs of highest ``L - baseline`` train on (at least one more iteration when
+            ``max_iter >= 2``); the others keep their one-iteration parameters and likelihood.
+
+        Returns
+        -------
+        FitResult
+            With ``kept``, the GMMs trained past the screening (all without ``screen``).
+        """
+        xp = self.xp
+        X = self._frames(X)
+        blocks = [np.asarray(b, dtype=np.int64).reshape(-1) for b in blocks]
+        members = [[int(c) for c in ms] for ms in members]
+        if len(members) != self.n_gmms:
+            raise ValueError(f"{len(members)} member lists for {self.n_gmms} GMMs")
+        for g, ms in enumerate(members):
+            if not ms or len(set(ms)) != len(ms) or min(ms) < 0 or max(ms) >= len(blocks):
+                raise ValueError(f"GMM {g}: invalid blocks {ms} of {len(blocks)}")
+            _check_group_size(g, sum(int(blocks[c].size) for c in ms),
+                              int(self.n_components[g]))
+        sizes = [sum(int(blocks[c].size) for c in ms) for ms in members]
+        if self.covariance_type != "diag":
+            groups = [np.sort(np.concatenate([blocks[c] for c in ms])) for ms in members]
+            if screen is None or not 0 < screen[0] < self.n_gmms or max_iter < 2:
+                res = self.fit(X, groups, max_iter=max_iter, min_iter=min_iter, tol=tol)
+                return FitResult(res.log_likelihood, res.n_iter, res.converged,
+                                 np.ones(self.n_gmms, dtype=bool))
+            first = self.fit(X, groups, max_iter=1, min_iter=1, tol=tol)
+            rough = first.log_likelihood - np.asarray(screen[1], dtype=np.float64)
+            keep = np.sort(np.argsort(-rough, kind="stable")[:int(screen[0])])
+            top = self.select(keep.tolist())
+            res = top.fit(X, [groups[i] for i in keep], max_iter=max_iter - 1, min_iter=1,
+                          tol=tol)
+            lls, n_iter = first.log_likelihood.copy(), first.n_iter.copy()
+            conv, kept = first.converged.copy(), np.zeros(self.n_gmms, dtype=bool)
+            lls[keep], n_iter[keep], conv[keep], kept[keep] = (
+                res.log_likelihood, res.n_iter + 1, res.converged, True)
+            pieces = [top._slice(int(np.searchsorted(keep, g))) if kept[g] else self._slice(g)
+                      for g in range(self.n_gmms)]
+            self.weights, self.means, self.covariances, self.precisions_cholesky = (
+                xp.concat([p[i] for p in pieces], axis=0) for i in range(4))
+            return FitResult(lls, n_iter, conv, kept)
+        eps = np.asarray([self._eps(n, tol) for n in sizes], dtype=np.float64)
+        L, n_iter, conv, kept, params = em_diag_unions(
+            X, blocks, members,
+            (self.weights, self.means, self.covariances, self.precisions_cholesky),
+            self.n_components, eps, max_iter, min_iter, xp=xp, dtype=self.dtype,
+            reg_covar=self.reg_covar, var_floor=self.var_floor, screen=screen)
+        self.weights, self.means, self.covariances, self.precisions_cholesky = params
+        return FitResult(L, n_iter, conv, kept)
 
     def _eps(self, n, tol):
         D = self.n_features
