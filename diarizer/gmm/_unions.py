@@ -25,8 +25,9 @@ from ._threads import _map_gmms
 
 __all__ = []
 
-_BLOCK_BUDGET = 1 << 20
-"""Values of the log-density array of one piece of a block (rows x frames): 4 MiB of float32."""
+_BLOCK_BUDGET = 1 << 18
+"""Values of the log-density array of one piece of a block (rows x frames): 1 MiB of float32,
+so that it stays in the CPU caches between its exponential and its statistics product."""
 
 
 def _plan(members, n_components, n_blocks):
@@ -109,7 +110,8 @@ def _block_estep(blk, gmms, rows_w, M_of, *, xp, stats, floor):
                 e_parts.append(xp.reshape(e, (k, n_g * M, cs)))
         lls.append(xp.concat(ll_parts, axis=1) if len(ll_parts) > 1 else ll_parts[0])
         if stats:
-            E = xp.concat(e_parts, axis=1) if len(e_parts) > 1 else e_parts[0]
+            # numpy: the runs' responsibilities were written into lp in place, in row order
+            E = lp if fast else (xp.concat(e_parts, axis=1) if len(e_parts) > 1 else e_parts[0])
             sts.append(xp.astype(xp.matmul(E, xp.permute_dims(Zb, (0, 2, 1))), xp.float64))
     ll = xp.sum(xp.concat(lls, axis=0) if len(lls) > 1 else lls[0], axis=0)
     if not stats:
