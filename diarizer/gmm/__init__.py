@@ -3,7 +3,9 @@
 Public names
 ------------
 GMMSet
-    G GMMs of possibly different sizes, batched EM, frame-by-GMM log-likelihoods.
+    G GMMs of possibly different sizes, batched EM (:meth:`GMMSet.fit` on their own frames,
+    :meth:`GMMSet.fit_unions` on unions of shared blocks such as merge candidates),
+    frame-by-GMM log-likelihoods.
 FitResult
     Per-GMM log-likelihood, iterations and convergence flags of :meth:`GMMSet.fit`.
 merge_pairs
