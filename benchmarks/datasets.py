@@ -30,6 +30,9 @@ speed
     run-time scaling.  ``speed_4h`` is four 1-hour meetings with the same five
     voices (different seeds, in ``speed/_parts/``) laid end to end; their
     references are shifted by the offsets.
+long
+    Six synthetic meetings of 20-60 minutes with 3-6 voices (``make_meeting.py``, the speed
+    set's TTS cache), made to choose ``ccr_long`` (initial clusters of long meetings).
 real
     The ten recordings of ``shared/data`` whose references are trustworthy
     (``sample`` and nine AMI debug excerpts), symlinked with the uri as stem,
@@ -78,6 +81,7 @@ ALL_SETS = (
     "heldout30s",
     "heldout1m",
     "heldout3m",
+    "long",
 )
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
@@ -138,6 +142,18 @@ SYNTHETIC10 = (
     SynthSpec("syn10_c", 10, 4, 103, 0.20, 0.40, 30),
     SynthSpec("syn10_d", 10, 5, 104, 0.35, 0.25, 15),
     SynthSpec("syn10_e", 10, 6, 105, 0.25, 0.35, 20),
+)
+
+# Long meetings (20-60 minutes, 3-6 voices), made to choose ccr_long: with 16 initial clusters
+# whatever the length, a 45-minute meeting (long_b) lost a speaker, as the 1- and 4-hour meetings
+# of the speed set did.
+LONG = (
+    SynthSpec("long_a", 30, 6, 301, 0.20, 0.30, 20),
+    SynthSpec("long_b", 45, 4, 302, 0.15, 0.20, 18),
+    SynthSpec("long_c", 60, 6, 303, 0.25, 0.30, 22),
+    SynthSpec("long_d", 30, 3, 304, 0.10, 0.40, 15),
+    SynthSpec("long_e", 20, 5, 305, 0.30, 0.20, 25),
+    SynthSpec("long_f", 40, 5, 306, 0.20, 0.30, 20),
 )
 
 REALVOICE = (
@@ -600,10 +616,13 @@ def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict
         folder = cache / name
         folder.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        if name == "synthetic10":
-            for spec in SYNTHETIC10:
-                make_synthetic(spec, folder, shared, tts_root / name)
-            names = [s.name for s in SYNTHETIC10]
+        if name in ("synthetic10", "long"):
+            specs = SYNTHETIC10 if name == "synthetic10" else LONG
+            # long: the speed set's voices, so its synthesised utterances are reused
+            cache_dir = tts_root / ("speed" if name == "long" else name)
+            for spec in specs:
+                make_synthetic(spec, folder, shared, cache_dir)
+            names = [s.name for s in specs]
         elif name in REALVOICE_SETS:
             for spec in REALVOICE_SETS[name]:
                 make_realvoice(spec, folder, shared)

@@ -412,6 +412,13 @@ def _diarize_features_inner(features, settings, uri):
         raise ConfigError(f"The 'initial_clusters' ({k}) and 'M_mfcc' ({settings.M_mfcc}) "
                           f"settings need at least {need} speech frames; {features.source} has "
                           f"{n_speech}.")
+    if settings.ccr_long > 0:
+        by_long = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr_long))
+        k_long = min(max(by_long, k), max(settings.max_initial_clusters, k))
+        if k_long > k:
+            log.info("%.1f s of speech: %d initial clusters (ccr_long %.1f s)",
+                     n_speech * features.frame_period, k_long, settings.ccr_long)
+            k = k_long
     k_max = k
     if settings.ccr > 0:
         by_data = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr))

@@ -129,3 +129,27 @@ def test_feature_options(kw, n_features):
         assert np.abs(means).max() < 10
     else:
         assert np.abs(means[:, :8]).max() > 50
+
+
+@pytest.mark.parametrize("kw,expected", [
+    ({}, 4),  # 60 s of speech / (2 x 15 s) = 2 clusters: no growth above initial_clusters
+    ({"ccr_long": 5.0}, 6),  # 60 s / (2 x 5 s) = 6 clusters
+    ({"ccr_long": 2.0}, 9),  # 60 s / (2 x 2 s) = 15, capped at max_initial_clusters
+    ({"ccr_long": 2.0, "max_initial_clusters": 3}, 4),  # never below initial_clusters
+    ({"ccr_long": 5.0, "ccr": 20.0}, 1),  # ccr still lowers the count of short recordings
+], ids=["default", "grows", "capped", "cap-below", "ccr"])
+def test_initial_clusters_grow_with_speech(monkeypatch, kw, expected):
+    import diarizer.pipeline as pl
+
+    seen = []
+    real = pl.agglomerative_clustering
+
+    def spy(X, **k):
+        seen.append(k["initial_clusters"])
+        return real(X, **k)
+
+    monkeypatch.setattr(pl, "agglomerative_clustering", spy)
+    X, _ = two_speakers()  # 6000 frames = 60 s, all speech
+    settings = {"initial_clusters": 4, "M_mfcc": 2, "max_initial_clusters": 9, **kw}
+    diarize(X, merge_tolerance=0.05, **settings)
+    assert seen == [expected]
