@@ -31,7 +31,7 @@ so that it stays in the CPU caches between its exponential and its statistics pr
 
 
 def _plan(members, n_components, n_blocks):
-    """Per block: its GMMs ordered by component count (equal counts contiguous), and the groups."""
+    """Per block: the GMMs containing it, ordered by component count (equal counts contiguous)."""
     per_block = [[] for _ in range(n_blocks)]
     for g, ms in enumerate(members):
         for c in ms:
@@ -40,7 +40,7 @@ def _plan(members, n_components, n_blocks):
 
 
 class _Block:
-    """One block's design and origin, and its E-step against the active GMMs containing it."""
+    """One block: its design (:func:`._chunks.chunk_design`), origin, frame count and chunk size."""
 
     def __init__(self, design, shift, size, cs):
         self.design, self.shift, self.size, self.cs = design, shift, size, cs
