@@ -16,7 +16,7 @@ import numpy as np
 from ..gmm import merge_pairs
 from ..segments import label_order
 
-__all__ = ["candidate_groups", "cluster_frames", "delta_bic"]
+__all__ = ["cluster_frames", "delta_bic"]
 
 
 def cluster_frames(labels):
@@ -36,24 +36,6 @@ def cluster_frames(labels):
     order = label_order(labels, n)
     bounds = np.searchsorted(labels[order], np.arange(n + 1))
     return [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
-
-
-def candidate_groups(labels, pairs):
-    """Frame indices of the union of each pair's clusters.
-
-    Parameters
-    ----------
-    labels : ndarray of shape (n_frames,)
-        Cluster index per frame.
-    pairs : list of tuple of int
-
-    Returns
-    -------
-    list of ndarray
-        Sorted frame indices for each pair.
-    """
-    frames = cluster_frames(labels)
-    return [np.sort(np.concatenate([frames[a], frames[b]])) for a, b in pairs]
 
 
 def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
