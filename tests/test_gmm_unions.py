@@ -95,3 +95,15 @@ def test_bad_members_are_rejected(rng):
         base.fit_unions(X, blocks, [[0]])
     with pytest.raises(ValueError, match="invalid blocks"):
         base.fit_unions(X, blocks, [[0], [2]])
+
+
+def test_collapsed_variance_error_names_the_union():
+    from diarizer.exceptions import NumericalError
+
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(50, 2)), np.ones((50, 2)), np.ones((30, 2))])
+    blocks = [np.arange(50), np.arange(50, 100), np.arange(100, 130)]
+    w, mu, cov = np.full(2, 0.5), np.array([[0.0, 0.0], [1.0, 1.0]]), np.ones((2, 2))
+    s = GMMSet(w, mu, cov, [1, 1], xp="numpy", reg_covar=0.0)
+    with pytest.raises(NumericalError, match=r"GMM 1: .*increase reg_covar"):
+        s.fit_unions(X, blocks, [[0], [1, 2]], max_iter=2)

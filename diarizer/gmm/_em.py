@@ -69,6 +69,30 @@ def plan_units(sizes, n_components, n_threads, max_frames, chunk_sizes=None):
     return units
 
 
+def diag_precisions(cov, gmm_ids, *, xp):
+    """Cholesky factors of diagonal precisions of GMMs of equal size, naming a GMM that fails.
+
+    Parameters
+    ----------
+    cov : array of shape (u*M, D)
+        Covariances of ``u`` GMMs of ``M`` components each, concatenated.
+    gmm_ids : sequence of u int
+        GMM numbers for the error message.
+    xp : namespace
+
+    Raises
+    ------
+    NumericalError
+        A covariance is not positive; the message names the first such GMM.
+    """
+    try:
+        return compute_precision_cholesky(cov, "diag", xp=xp)
+    except NumericalError as exc:
+        bad = ~np.all(to_numpy(cov).reshape(len(gmm_ids), -1) > 0, axis=1)
+        g = int(gmm_ids[int(np.flatnonzero(bad)[0])]) if bad.any() else int(gmm_ids[0])
+        raise NumericalError(f"GMM {g}: {exc}") from None
+
+
 def _sum_chunks(values, bounds, gmms, *, xp):
     """Per-GMM ordered sums of per-chunk values over the chunk ranges ``bounds[g]:bounds[g+1]``."""
     return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
@@ -167,12 +191,7 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
             w = xp.where(rows, nw, w)
             mu = xp.where(rows[:, None], nmu, mu)
             cov = xp.where(rows[:, None], ncov, cov)
-        try:
-            pc = compute_precision_cholesky(cov, "diag", xp=xp)
-        except NumericalError as exc:
-            bad = ~np.all(to_numpy(cov).reshape(u, -1) > 0, axis=1)
-            g = int(gmm_ids[int(np.flatnonzero(bad)[0])]) if bad.any() else int(gmm_ids[0])
-            raise NumericalError(f"GMM {g}: {exc}") from None
+        pc = diag_precisions(cov, gmm_ids, xp=xp)
         it += 1
         n_iter[active] = it
         L_new = estep_active(active, w, mu, pc, it < top)

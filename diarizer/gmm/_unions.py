@@ -18,9 +18,9 @@ block, sums over blocks in block order), so the blocks run on threads.
 import numpy as np
 
 from .._xp import to_numpy
-from ..exceptions import NumericalError
 from ._chunks import _is_numpy, chunk_design, exp_floor
-from ._kernels import compute_precision_cholesky, diag_chunk_size, mstep, scoring_params
+from ._em import diag_precisions
+from ._kernels import diag_chunk_size, mstep, scoring_params
 from ._threads import _map_gmms
 
 __all__ = []
@@ -247,12 +247,7 @@ def em_diag_unions(X, blocks, members, params, n_components, eps, max_iter, min_
                                      xp.take(mu, ci, axis=0), "diag", xp=xp, dtype=dtype,
                                      reg_covar=reg_covar, var_floor=var_floor, n_gmms=len(grp),
                                      precisions=False)
-            try:
-                npc = compute_precision_cholesky(ncov, "diag", xp=xp)
-            except NumericalError as exc:
-                bad = ~np.all(to_numpy(ncov).reshape(len(grp), -1) > 0, axis=1)
-                g = grp[int(np.flatnonzero(bad)[0])] if bad.any() else grp[0]
-                raise NumericalError(f"GMM {gmm_ids[g]}: {exc}") from None
+            npc = diag_precisions(ncov, [gmm_ids[g] for g in grp], xp=xp)
             for j, g in enumerate(grp):
                 sl = slice(j * M, (j + 1) * M)
                 new[g] = (nw[sl], nmu[sl, ...], ncov[sl, ...], npc[sl, ...])
