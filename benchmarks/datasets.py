@@ -31,8 +31,9 @@ speed
     voices (different seeds, in ``speed/_parts/``) laid end to end; their
     references are shifted by the offsets.
 long
-    Six synthetic meetings of 20-60 minutes with 3-6 voices (``make_meeting.py``, the speed
-    set's TTS cache), made to choose ``ccr_long`` (initial clusters of long meetings).
+    Eight synthetic meetings of 20-60 minutes with 2-8 voices (``make_meeting.py``, the speed
+    set's TTS cache): six made to choose ``ccr_long`` (initial clusters of long meetings), two
+    (``long_g``, ``long_h``) after it.
 real
     The ten recordings of ``shared/data`` whose references are trustworthy
     (``sample`` and nine AMI debug excerpts), symlinked with the uri as stem,
@@ -154,6 +155,9 @@ LONG = (
     SynthSpec("long_d", 30, 3, 304, 0.10, 0.40, 15),
     SynthSpec("long_e", 20, 5, 305, 0.30, 0.20, 25),
     SynthSpec("long_f", 40, 5, 306, 0.20, 0.30, 20),
+    # made after ccr_long was chosen on the six above
+    SynthSpec("long_g", 30, 2, 307, 0.15, 0.30, 18),
+    SynthSpec("long_h", 40, 8, 308, 0.20, 0.30, 20),
 )
 
 REALVOICE = (
