@@ -203,9 +203,14 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=None, help="keep outputs here (default: temp)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     ap.add_argument("--compare-src", type=Path, default=None,
-                    help="folder with an older copy of the diarizer package: every row also runs"
-                         " it, alternating with the current code (A/B in the same conditions)")
+                    help="folder that holds an older copy of the diarizer package (OLD/diarizer):"
+                         " every row also runs it, alternating with the current code (A/B in the"
+                         " same conditions)")
     a = ap.parse_args(argv)
+    if a.compare_src and not (a.compare_src / "diarizer" / "__init__.py").is_file():
+        # the child would silently import the current package instead: not an A/B
+        ap.error(f"--compare-src {a.compare_src}: no diarizer/__init__.py under it (give the "
+                 "folder that holds the package, not the package itself)")
     _popen_wait4()
     rows = read_manifest(a.manifest)
     extra = ["--backend", a.backend] + (["--dtype", a.dtype] if a.dtype else [])
