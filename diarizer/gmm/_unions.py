@@ -257,16 +257,20 @@ def em_diag_unions(X, blocks, members, params, n_components, eps, max_iter, min_
         w, mu, cov, pc = (xp.concat([p[i] for p in pieces], axis=0) for i in range(4))
         it += 1
         n_iter[active] = it
-        L_new, S = estep(active, w, mu, pc, it < top)
+        screening = it == 1 and screen is not None and screen[0] < G
+        # the screening E-step needs no statistics: only the kept GMMs go on
+        L_new, S = estep(active, w, mu, pc, it < top and not screening)
         change = L_new - L[active]
         conv[active] = np.abs(change) <= eps[active]
         L[active] = L_new
-        if it == 1 and screen is not None and screen[0] < G:
+        if screening:
             rough = L - np.asarray(screen[1], dtype=np.float64)
             keep = np.sort(np.argsort(-rough, kind="stable")[:int(screen[0])])
             kept[:] = False
             kept[keep] = True
             active &= kept
             conv[kept] = False  # each kept GMM trains at least one more iteration
+            if it < top:  # statistics of the kept GMMs (their log-likelihoods are in L)
+                S = estep(active, w, mu, pc, True)[1]
     mu = xp.astype(xp.astype(mu, f64) + rows_origin, dtype)
     return L, n_iter, conv, kept, (w, mu, cov, pc)
