@@ -95,6 +95,10 @@ def test_bad_members_are_rejected(rng):
         base.fit_unions(X, blocks, [[0]])
     with pytest.raises(ValueError, match="invalid blocks"):
         base.fit_unions(X, blocks, [[0], [2]])
+    from diarizer.exceptions import InputError
+
+    with pytest.raises(InputError, match="GMM 1 has 1 frames for 2 components"):
+        base.fit_unions(X, [blocks[0], blocks[1][:1]], [[0], [1]])
 
 
 def test_collapsed_variance_error_names_the_union():

@@ -474,9 +474,9 @@ class GMMSet(_GMMScoring):
         for g, ms in enumerate(members):
             if not ms or len(set(ms)) != len(ms) or min(ms) < 0 or max(ms) >= len(blocks):
                 raise ValueError(f"GMM {g}: invalid blocks {ms} of {len(blocks)}")
-            _check_group_size(g, sum(int(blocks[c].size) for c in ms),
-                              int(self.n_components[g]))
         sizes = [sum(int(blocks[c].size) for c in ms) for ms in members]
+        for g, n in enumerate(sizes):
+            _check_group_size(g, n, int(self.n_components[g]))
         if self.covariance_type != "diag":
             groups = [np.sort(np.concatenate([blocks[c] for c in ms])) for ms in members]
             if screen is None or not 0 < screen[0] < self.n_gmms or max_iter < 2:
