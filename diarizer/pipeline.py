@@ -412,22 +412,23 @@ def _diarize_features_inner(features, settings, uri):
         raise ConfigError(f"The 'initial_clusters' ({k}) and 'M_mfcc' ({settings.M_mfcc}) "
                           f"settings need at least {need} speech frames; {features.source} has "
                           f"{n_speech}.")
+    speech_s = n_speech * features.frame_period
     if settings.ccr_long > 0:
-        by_long = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr_long))
+        by_long = int(speech_s / (settings.M_mfcc * settings.ccr_long))
         k_long = min(max(by_long, k), max(settings.max_initial_clusters, k))
         if k_long > k:
-            log.info("%.1f s of speech: %d initial clusters (ccr_long %.1f s)",
-                     n_speech * features.frame_period, k_long, settings.ccr_long)
+            log.info("%.1f s of speech: %d initial clusters (ccr_long %.1f s)", speech_s, k_long,
+                     settings.ccr_long)
             k = k_long
     k_max = k
     if settings.ccr > 0:
-        by_data = int(n_speech * features.frame_period / (settings.M_mfcc * settings.ccr))
+        by_data = int(speech_s / (settings.M_mfcc * settings.ccr))
         k_ccr = min(k, max(by_data, lo, 1))
         if k_ccr < k:
-            log.info("%.1f s of speech: %d initial clusters (ccr %.2f s)",
-                     n_speech * features.frame_period, k_ccr, settings.ccr)
+            log.info("%.1f s of speech: %d initial clusters (ccr %.2f s)", speech_s, k_ccr,
+                     settings.ccr)
             k = k_ccr
-    runs = _ensemble_runs(settings, n_speech * features.frame_period)
+    runs = _ensemble_runs(settings, speech_s)
     Xs = features.X[idx]
     if not np.all(np.isfinite(Xs)):
         bad = int(np.flatnonzero(~np.isfinite(Xs).all(axis=1))[0])
