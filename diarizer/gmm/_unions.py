@@ -106,8 +106,10 @@ def _block_estep(blk, gmms, rows_w, M_of, *, xp, stats, floor):
             ll_parts.append(xp.sum(xp.astype(ll, xp.float64, copy=False), axis=2))  # (k, n_g)
             if stats:
                 inv = xp.reshape(1.0 / tot, (k, n_g, 1, cs))
-                e = np.multiply(e, inv, out=e) if fast else e * inv
-                e_parts.append(xp.reshape(e, (k, n_g * M, cs)))
+                if fast:  # in place: lp now holds this run's responsibilities
+                    np.multiply(e, inv, out=e)
+                else:
+                    e_parts.append(xp.reshape(e * inv, (k, n_g * M, cs)))
         lls.append(xp.concat(ll_parts, axis=1) if len(ll_parts) > 1 else ll_parts[0])
         if stats:
             # numpy: the runs' responsibilities were written into lp in place, in row order
