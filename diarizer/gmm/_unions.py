@@ -30,6 +30,11 @@ _BLOCK_BUDGET = 1 << 18
 so that it stays in the CPU caches between its exponential and its statistics product."""
 
 
+def screened(rough, k):
+    """Indices (sorted) of the ``k`` highest ``rough`` values; ties go to the lower index."""
+    return np.sort(np.argsort(-np.asarray(rough), kind="stable")[:int(k)])
+
+
 def _plan(members, n_components, n_blocks):
     """Per block: the GMMs containing it, ordered by component count (equal counts contiguous)."""
     per_block = [[] for _ in range(n_blocks)]
@@ -267,7 +272,7 @@ def em_diag_unions(X, blocks, members, params, n_components, eps, max_iter, min_
         L[active] = L_new
         if screening:
             rough = L - np.asarray(screen[1], dtype=np.float64)
-            keep = np.sort(np.argsort(-rough, kind="stable")[:int(screen[0])])
+            keep = screened(rough, screen[0])
             kept[:] = False
             kept[keep] = True
             active &= kept

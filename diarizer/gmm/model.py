@@ -35,7 +35,7 @@ from ._kernels import (
 )
 from ._scoring import _GMMScoring
 from ._threads import _blas_limit, _engine_threads, _map_gmms
-from ._unions import em_diag_unions
+from ._unions import em_diag_unions, screened
 
 __all__ = ["GMMSet", "FitResult"]
 
@@ -485,7 +485,7 @@ class GMMSet(_GMMScoring):
                                  np.ones(self.n_gmms, dtype=bool))
             first = self.fit(X, groups, max_iter=1, min_iter=1, tol=tol)
             rough = first.log_likelihood - np.asarray(screen[1], dtype=np.float64)
-            keep = np.sort(np.argsort(-rough, kind="stable")[:int(screen[0])])
+            keep = screened(rough, screen[0])
             top = self.select(keep.tolist())
             res = top.fit(X, [groups[i] for i in keep], max_iter=max_iter - 1, min_iter=1,
                           tol=tol)
