@@ -289,6 +289,14 @@ SCHEMA = (
             group="ours"),
     Setting("id_turn_threshold", "float", 0.2, "lowest average per-frame LLR of a named turn"
             " for its name (id_verify_turns)", group="ours"),
+    Setting("id_redecode", "bool", True, "with 'speakers': decode the speech again among the"
+            " enrolled speakers named in the meeting (their enrolled models, Viterbi with"
+            " final_min_duration): a turn that joins two named people is split, and frames of an"
+            " anonymous turn take a present name where its LLR beats id_redecode_threshold",
+            group="ours"),
+    Setting("id_redecode_threshold", "float", 0.8, "lowest average per-frame LLR for frames of"
+            " an anonymous turn to take the name of a speaker named in the meeting (id_redecode)",
+            group="ours"),
     Setting("id_constraints", "bool", True, "with 'speakers': never merge two clusters that"
             " would be named as two different enrolled speakers", group="ours"),
     Setting("enroll_relevance_factor", "float", 4.0, "MAP relevance factor of enrolled speaker"

@@ -504,6 +504,15 @@ def _diarize_features_inner(features, settings, uri):
         if changed:
             log.info("%d turns relabelled by their own LLR (id_turn_threshold %g)", changed,
                      settings.id_turn_threshold)
+    if settings.speakers and settings.id_redecode:
+        from .speakers.redecode import redecode_named
+
+        turns, changed = redecode_named(
+            turns, idx, llr, db.names, threshold=settings.id_redecode_threshold,
+            min_duration=settings.final_min_duration or settings.min_duration)
+        if changed:
+            log.info("%d speech frames relabelled by decoding among the named speakers "
+                     "(id_redecode)", changed)
     return DiarizationResult(uri=uri, turns=turns, frame_period=features.frame_period,
                              labels=full, gmms=result.gmms.select(order), timings=timings,
                              n_merges=result.n_merges, speaker_names=names,
