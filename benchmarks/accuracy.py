@@ -6,7 +6,11 @@ Run by hand (needs the sets made by ``benchmarks/datasets.py``; peers' RTTMs are
     python benchmarks/accuracy.py --sets real synthetic10 realvoice \
         --systems original-fast original-accurate default
 
-A system is a preset name (below) or ``name:key=value,key=value`` for an ad-hoc variant. Each
+A system is a preset name (below) or ``name:key=value,key=value`` for an ad-hoc variant.
+``--seeds 0 1 2 3`` runs every system once per ``seed`` (the k-means initialisation and the
+clustering ensemble draw from it) and adds the per-seed totals and their mean: on meetings of a
+few minutes one seed can move a set's total by several points, so compare settings on the mean
+over seeds rather than on one seed. Each
 meeting is diarized with the batch runner (process pool), scored with the package's scorer
 (which agrees with md-eval-22) against a whole-file UEM: Forgiving = collar 0.25 s, overlap not
 scored (md-eval ``-c 0.25 -1``); Full = collar 0, overlap scored (``-c 0``).
@@ -71,6 +75,27 @@ def score_one(ref_path, hyp_turns, uem_path, uri):
     f = score(ref, hyp_turns, uem=uem, collar=0.25, skip_overlap=True).total
     u = score(ref, hyp_turns, uem=uem, collar=0.0, skip_overlap=False).total
     return f, u
+
+
+def with_seed(spec, seed):
+    """``spec`` with ``seed=seed`` added to its settings."""
+    return f"{spec}{',' if ':' in spec else ':'}seed={seed}"
+
+
+def print_seeds(rows, systems, seeds, columns):
+    """Per system: the set's Forgiving / Full totals and exact counts per seed, and their mean."""
+    res_of = dict(columns)
+    print("\nOver seeds %s (Forgiving / Full DER %%, exact speaker counts):" % (
+        " ".join(str(x) for x in seeds)))
+    for spec in systems:
+        tot = [total(res_of[with_seed(spec, x)]) for x in seeds]
+        exact = [sum(res_of[with_seed(spec, x)][r["meeting"]][2]
+                     == ref_count(r["rttm"], r["meeting"]) for r in rows) for x in seeds]
+        per = ", ".join(f"{f.der:.2f} / {u.der:.2f} ({e})" for (f, u), e in zip(tot, exact))
+        mf = sum(f.der for f, _ in tot) / len(tot)
+        mu = sum(u.der for _, u in tot) / len(tot)
+        print(f"- {spec}: {per}; mean {mf:.2f} / {mu:.2f}, exact {sum(exact) / len(exact):.1f} "
+              f"of {len(rows)}")
 
 
 def fmt(fs):
@@ -155,13 +180,18 @@ def main(argv=None):
                                                       "default"])
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default=None, help="keep outputs here (default: a temp dir)")
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="run every system with each of these seeds and report the mean")
     args = p.parse_args(argv)
+    systems = args.systems
+    if args.seeds:
+        systems = [with_seed(spec, x) for spec in args.systems for x in args.seeds]
     outroot = args.out or tempfile.mkdtemp(prefix="diarizer-accuracy-")
     for set_name in args.sets:
         rows = load_set(args.cache, set_name)
         columns = []
         timing = []
-        for spec in args.systems:
+        for spec in systems:
             res, wall = run_system(spec, rows, args.jobs, os.path.join(outroot, set_name))
             columns.append((spec, res))
             audio = sum(v[3]["audio_s"] or 0 for v in res.values())
@@ -171,6 +201,8 @@ def main(argv=None):
             if res is not None:
                 columns.append((f"peer:{peer}", res))
         print_set(set_name, rows, columns)
+        if args.seeds:
+            print_seeds(rows, args.systems, args.seeds, columns)
         print("\nWall time (batch, %d jobs):" % args.jobs)
         for spec, wall, audio in timing:
             print(f"- {spec}: {wall:.2f} s for {audio:.1f} s of audio (RTF {wall / audio:.4f})")
