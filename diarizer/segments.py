@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Turn", "frames_to_seconds", "seconds_to_frames", "labels_to_turns", "turns_to_labels",
-           "label_order"]
+           "label_order", "join_adjacent"]
 
 
 @dataclass(frozen=True, order=True)
@@ -43,6 +43,33 @@ class Turn:
     def duration(self):
         """Number of frames in the turn."""
         return self.end - self.start
+
+
+def join_adjacent(turns):
+    """Join consecutive turns of one label that touch (the first ends where the next starts).
+
+    Parameters
+    ----------
+    turns : iterable of Turn
+        In time order.
+
+    Returns
+    -------
+    list of Turn
+
+    Examples
+    --------
+    >>> turns = join_adjacent([Turn(0, 2, "a"), Turn(2, 5, "a"), Turn(6, 8, "a"), Turn(8, 9, "b")])
+    >>> [(t.start, t.end, t.label) for t in turns]
+    [(0, 5, 'a'), (6, 8, 'a'), (8, 9, 'b')]
+    """
+    out = []
+    for t in turns:
+        if out and out[-1].label == t.label and out[-1].end == t.start:
+            out[-1] = Turn(out[-1].start, t.end, t.label)
+        else:
+            out.append(t)
+    return out
 
 
 def frames_to_seconds(frames, frame_period):

@@ -383,7 +383,7 @@ def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, 
     >>> [(t.start, t.end, t.label) for t in out], n
     ([(0, 3, 'a'), (3, 6, 'spk00'), (6, 9, 'b')], 2)
     """
-    from ..segments import Turn
+    from ..segments import Turn, join_adjacent
 
     index = {name: i for i, name in enumerate(enrolled)}
     frames = np.asarray(frames)
@@ -411,11 +411,8 @@ def verify_turns(turns, frames, llr, enrolled, *, turn_threshold, id_threshold, 
                     label = enrolled[who]
                     log.info("turn %d-%d of %s: identified as %s", t.start, t.end, t.label, label)
             changed += label != t.label
-        if out and out[-1].label == label and out[-1].end == t.start:
-            out[-1] = Turn(out[-1].start, t.end, label)
-        else:
-            out.append(Turn(t.start, t.end, label))
-    return out, changed
+        out.append(Turn(t.start, t.end, label))
+    return join_adjacent(out), changed
 
 
 _CACHE = {}
