@@ -214,8 +214,14 @@ SCHEMA = (
             " recording", min=1, group="model"),
     Setting("initial_segmentation", "choice", "kmeans", "initial clusters: uniform"
             " (initial_clusters consecutive blocks, the original) or kmeans (k-means over the"
-            " mean vectors of seg_length-frame segments)", choices=("uniform", "kmeans"),
+            " mean vectors of init_seg_length-frame segments)", choices=("uniform", "kmeans"),
             group="model"),
+    Setting("init_seg_length", "int", 150, "segment length in frames of the kmeans initial"
+            " segmentation (0 = seg_length); recordings clustered on every k-th frame"
+            " (max_cluster_frames) use at least seg_length. 150 against 250, mean Forgiving DER"
+            " over seeds 0-3: 35-50 s meetings 11.10 -> 4.12, 1-minute held out 13.74 -> 9.98,"
+            " real recordings 29.02 -> 27.36; on long recordings it cost a speaker once",
+            min=0, group="model"),
     Setting("reseg_tol", "float", 0.005, "end a step's resegmentation rounds early once a round"
             " relabels fewer than this fraction of the frames (0 = always num_seg_iters rounds)",
             min=0.0, max=1.0, group="model"),

@@ -463,6 +463,7 @@ def _diarize_features_inner(features, settings, uri):
         max_frames=settings.max_cluster_frames,
         merge_candidates=settings.merge_candidates,
         initial_segmentation=settings.initial_segmentation,
+        init_seg_length=settings.init_seg_length,
         reseg_tol=settings.reseg_tol, n_init=runs,
         ensemble_clusters=[k, max(k, min(k_max, round(k * settings.ensemble_spread)))],
         cannot_link=cannot_link, xp=xp, dtype=dtype, seed=settings.seed)

@@ -96,3 +96,31 @@ def test_runs_alternate_between_initial_cluster_counts(caplog):
     k = [4, 6][chosen % 2]
     alone = agglomerative_clustering(X, seed=chosen, **dict(args, initial_clusters=k))
     assert np.array_equal(res.labels, alone.labels)
+
+
+def test_init_seg_length_sets_the_kmeans_segments(monkeypatch):
+    import diarizer.clustering.agglomerative as agg
+
+    seen = []
+    real = agg.segment_kmeans_labels
+
+    def spy(X, k, seg_frames, **kw):
+        seen.append((X.shape[0], seg_frames))
+        return real(X, k, seg_frames, **kw)
+
+    monkeypatch.setattr(agg, "segment_kmeans_labels", spy)
+    X, truth = three_speakers(seed=1)  # 3600 frames
+    args = dict(SMALL, initial_segmentation="kmeans", seg_length=250)
+    res = agglomerative_clustering(X, init_seg_length=150, **args)
+    assert seen == [(3600, 150)]
+    assert adjusted_rand_index(res.labels, truth) > 0.9
+    seen.clear()
+    agglomerative_clustering(X, **args)  # 0: seg_length
+    assert seen == [(3600, 250)]
+    # every 2nd frame: at least seg_length full-rate frames, in clustered frames
+    seen.clear()
+    agglomerative_clustering(X, init_seg_length=150, max_frames=1800, **args)
+    assert seen == [(1800, 125)]
+    seen.clear()
+    agglomerative_clustering(X, init_seg_length=400, max_frames=1800, **args)
+    assert seen == [(1800, 200)]

@@ -124,7 +124,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              covariance_type="diag", init="original", resegmentation="majority",
                              min_duration=250, final_min_duration=0, runs=None, min_clusters=1,
                              max_clusters=0, clr=None, merge_tolerance=0.0, max_frames=0,
-                             merge_candidates=0, initial_segmentation="uniform", reseg_tol=0.0,
+                             merge_candidates=0, initial_segmentation="uniform",
+                             init_seg_length=0, reseg_tol=0.0,
                              n_init=1, ensemble_clusters=None, cannot_link=None, xp, dtype=None,
                              seed=0):
     """Cluster speech frames into speakers.
@@ -172,7 +173,11 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         threshold. 0 is the original rule (merge iff delta-BIC > 0).
     initial_segmentation : {'uniform', 'kmeans'}, default='uniform'
         Initial clusters: ``K`` consecutive blocks (the original) or k-means over the mean vectors
-        of ``seg_length``-frame segments (:func:`~.initial.segment_kmeans_labels`).
+        of ``init_seg_length``-frame segments (:func:`~.initial.segment_kmeans_labels`).
+    init_seg_length : int, default=0
+        Segment length of the k-means initial segmentation in frames (0 = ``seg_length``). When
+        the clustering runs on every ``k``-th frame (``max_frames``) it is at least
+        ``seg_length``: a segment's mean then comes from ``1/k`` of its frames.
     reseg_tol : float, default=0.0
         End the resegmentation rounds of a step early once a round changes the label of fewer
         than this fraction of the frames (no cluster lost); 0 always runs every round.
@@ -221,7 +226,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     final_label = _labeller(resegmentation, seg_length, final_min_duration or min_duration, runs)
     X_all = X
     seg = seg_length
+    init_seg = init_seg_length or seg_length
     if step > 1:
+        init_seg = max(1, round(max(init_seg, seg_length) / step))
         X = X[::step, ...]
         log.info("clustering every %d-th of %d frames (max_frames %d)", step, X_all.shape[0],
                  max_frames)
@@ -244,8 +251,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         if k < k0:
             log.warning("only %d frames: %d initial clusters instead of %d", n_frames, k, k0)
         if initial_segmentation == "kmeans":
-            labels = segment_kmeans_labels(to_numpy(X.array), k, seg, min_frames=2 * n_components,
-                                           seed=seed)
+            labels = segment_kmeans_labels(to_numpy(X.array), k, init_seg,
+                                           min_frames=2 * n_components, seed=seed)
             k = int(labels.max()) + 1
         else:
             labels = uniform_labels(n_frames, k)
