@@ -82,15 +82,20 @@ def with_seed(spec, seed):
     return f"{spec}{',' if ':' in spec else ':'}seed={seed}"
 
 
+def n_exact(res, rows):
+    """Meetings whose speaker count found equals the reference's."""
+    return sum(res[r["meeting"]][2] == ref_count(r["rttm"], r["meeting"]) for r in rows)
+
+
 def print_seeds(rows, systems, seeds, columns):
     """Per system: the set's Forgiving / Full totals and exact counts per seed, and their mean."""
     res_of = dict(columns)
     print("\nOver seeds %s (Forgiving / Full DER %%, exact speaker counts):" % (
         " ".join(str(x) for x in seeds)))
     for spec in systems:
-        tot = [total(res_of[with_seed(spec, x)]) for x in seeds]
-        exact = [sum(res_of[with_seed(spec, x)][r["meeting"]][2]
-                     == ref_count(r["rttm"], r["meeting"]) for r in rows) for x in seeds]
+        runs = [res_of[with_seed(spec, x)] for x in seeds]
+        tot = [total(res) for res in runs]
+        exact = [n_exact(res, rows) for res in runs]
         per = ", ".join(f"{f.der:.2f} / {u.der:.2f} ({e})" for (f, u), e in zip(tot, exact))
         mf = sum(f.der for f, _ in tot) / len(tot)
         mu = sum(u.der for _, u in tot) / len(tot)
@@ -161,7 +166,7 @@ def print_set(name, rows, columns):
     for _, res in columns:
         f, u = total(res)
         cells.append(f"**{f.der:.2f} / {u.der:.2f}**")
-        exact.append(sum(res[r["meeting"]][2] == ref_count(r["rttm"], r["meeting"]) for r in rows))
+        exact.append(n_exact(res, rows))
     print("| **total** | | " + " | ".join(cells) + " |")
     print("| count exact | | " + " | ".join(f"{e} of {len(rows)}" for e in exact) + " |")
     print("\nFull miss / FA / confusion s (scored):")
