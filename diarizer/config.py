@@ -228,6 +228,10 @@ SCHEMA = (
     Setting("merge_candidates", "int", 4, "per merge step, train every candidate merged model"
             " one EM iteration and only this many (the best after it) to the end (0 = all to"
             " the end)", min=0, group="model"),
+    Setting("fair_bic", "bool", False, "compare every merged model with its two cluster models"
+            " trained as many extra EM iterations on their own frames, so a large model that is"
+            " not yet converged gains nothing from a merge that more EM alone would give it",
+            group="model"),
     Setting("max_cluster_frames", "int", 20000, "clustering works on at most this many speech"
             " frames (every k-th frame of longer meetings); the final labelling still scores"
             " every frame (0 = cluster every frame). 20000 against 30000: no DER loss on the"

@@ -461,7 +461,7 @@ def _diarize_features_inner(features, settings, uri):
         if settings.clr else None,
         merge_tolerance=settings.merge_tolerance,
         max_frames=settings.max_cluster_frames,
-        merge_candidates=settings.merge_candidates,
+        merge_candidates=settings.merge_candidates, fair_bic=settings.fair_bic,
         initial_segmentation=settings.initial_segmentation,
         init_seg_length=settings.init_seg_length,
         reseg_tol=settings.reseg_tol, n_init=runs,

@@ -71,8 +71,8 @@ def test_candidate_pruning_trains_the_kept_pairs_exactly_as_in_one_go():
     labels = np.repeat(np.arange(6), 600)  # six clusters: 0&3, 1&4, 2&5 are the same speakers
     gmms, ll = _models(X, labels)
     pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
-    full, merged_full = delta_bic(gmms, X, labels, ll, pairs, 3)
-    pruned, merged = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=3)
+    full, merged_full, _ = delta_bic(gmms, X, labels, ll, pairs, 3)
+    pruned, merged, _ = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=3)
     kept = np.flatnonzero(np.isfinite(pruned))
     assert kept.size == 3
     assert {pairs[i] for i in kept} == {(0, 3), (1, 4), (2, 5)}
@@ -90,7 +90,7 @@ def test_candidate_pruning_off_when_not_fewer_than_pairs(candidates):
     labels = np.repeat(np.arange(6), 600)
     gmms, ll = _models(X, labels)
     pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
-    scores, _ = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=candidates)
+    scores, _, _ = delta_bic(gmms, X, labels, ll, pairs, 3, candidates=candidates)
     assert np.all(np.isfinite(scores))
 
 
@@ -146,3 +146,39 @@ def test_final_min_duration_labels_short_turns_without_changing_the_clustering()
     # a 40-frame minimum can: every frame is labelled as its speaker
     assert np.all(short.labels[200:260] == short.labels[700])
     assert _purity(short.labels, truth) == 1.0 and short.gmms.n_gmms == 3
+
+
+def test_fair_bic_compares_with_cluster_models_trained_as_long():
+    X, _ = three_speakers()
+    labels = np.repeat(np.arange(6), 600)
+    gmms, _ = _models(X, labels)
+    # an under-trained model of clusters 0 and 3 (one EM iteration from k-means)
+    ll = gmms.score(X, labels)
+    pairs = [(a, b) for a in range(6) for b in range(a + 1, 6)]
+    plain, _, merged_ll = delta_bic(gmms, X, labels, ll, pairs, 3)
+    fair, _, merged_ll_fair = delta_bic(gmms, X, labels, ll, pairs, 3, fair=True)
+    np.testing.assert_allclose(merged_ll_fair, merged_ll, rtol=1e-12)  # the same merged models
+    np.testing.assert_allclose(plain, merged_ll - (ll[[a for a, _ in pairs]]
+                                                   + ll[[b for _, b in pairs]]), rtol=1e-12)
+    # the baseline: copies of the cluster models trained 3 more iterations on their own frames
+    singles = gmms.select(list(range(6)))
+    more = singles.fit(X, labels, max_iter=1, min_iter=1).log_likelihood
+    more = singles.fit(X, labels, max_iter=2, min_iter=1).log_likelihood
+    expect = merged_ll - (more[[a for a, _ in pairs]] + more[[b for _, b in pairs]])
+    np.testing.assert_allclose(fair, expect, rtol=1e-12)
+    assert np.all(fair <= plain + 1e-6)  # more EM never lowers the cluster models' likelihood
+    # the input models are left as they were
+    np.testing.assert_allclose(gmms.score(X, labels), ll, rtol=1e-12)
+
+
+def test_fair_bic_setting_reaches_the_clustering():
+    X, truth = three_speakers()
+    plain = agglomerative_clustering(X, **SMALL)
+    fair = agglomerative_clustering(X, fair_bic=True, **SMALL)
+    assert plain.gmms.n_gmms == fair.gmms.n_gmms == 3
+    assert _purity(fair.labels, truth) > 0.99
+    steps = [[h["delta_bic"] for h in r.history] for r in (plain, fair)]
+    assert len(steps[0]) == len(steps[1]) and steps[0] != steps[1]
+    result = diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, min_duration=100,
+                     merge_tolerance=0.2, fair_bic=True)
+    assert result.n_speakers == 3

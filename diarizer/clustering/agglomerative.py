@@ -125,7 +125,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              min_duration=250, final_min_duration=0, runs=None, min_clusters=1,
                              max_clusters=0, clr=None, merge_tolerance=0.0, max_frames=0,
                              merge_candidates=0, initial_segmentation="uniform",
-                             init_seg_length=0, reseg_tol=0.0,
+                             init_seg_length=0, reseg_tol=0.0, fair_bic=False,
                              n_init=1, ensemble_clusters=None, cannot_link=None, xp, dtype=None,
                              seed=0):
     """Cluster speech frames into speakers.
@@ -181,6 +181,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     reseg_tol : float, default=0.0
         End the resegmentation rounds of a step early once a round changes the label of fewer
         than this fraction of the frames (no cluster lost); 0 always runs every round.
+    fair_bic : bool, default=False
+        Compare every merged model with its two cluster models trained as many extra EM
+        iterations on their own frames (see :func:`~.bic.delta_bic`).
     merge_candidates : int, default=0
         Train every candidate's merged model one EM iteration, then only this many (those of
         highest delta-BIC after that iteration) to the end (see :func:`~.bic.delta_bic`);
@@ -301,8 +304,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                          g)
                 timings["merging"] += time.perf_counter() - t
                 break
-            scores, merged = delta_bic(gmms, X, labels, loglik, pairs, em_iterations,
-                                       candidates=merge_candidates)
+            scores, merged, merged_ll = delta_bic(gmms, X, labels, loglik, pairs,
+                                                  em_iterations, candidates=merge_candidates,
+                                                  fair=fair_bic)
             margin = scores + merge_tolerance * _mixing_loss(labels, pairs)
             best = int(np.argmax(margin))
             a, b = pairs[best]
@@ -318,10 +322,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
             gmms = _replace_pair(gmms, merged.select([best]), a, b)
             labels = np.where(labels == b, a, labels)
             labels = np.where(labels > b, labels - 1, labels)
-            # delta_bic returns L_merged - L_a - L_b: recover L_merged for the new model (a < b).
-            l_merged = scores[best] + loglik[a] + loglik[b]
-            loglik = np.delete(loglik, b)
-            loglik[a] = l_merged
+            loglik = np.delete(loglik, b)  # a < b
+            loglik[a] = merged_ll[best]
         return gmms, labels, history
 
     sizes = ensemble_clusters or [initial_clusters]

@@ -38,7 +38,7 @@ def cluster_frames(labels):
     return [order[bounds[k]:bounds[k + 1]] for k in range(bounds.size - 1)]
 
 
-def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
+def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0, fair=False):
     """Train the merged model of every candidate pair and return its delta-BIC.
 
     All the merged models train together (:meth:`GMMSet.fit_unions`): every cluster's frames
@@ -63,6 +63,13 @@ def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
         only the ``candidates`` of highest delta-BIC to the end (EM is deterministic, so those
         end exactly as if trained alone). The others keep their one-iteration model, with
         ``-inf`` in ``scores`` so they are never chosen. 0 trains every pair fully.
+    fair : bool, default=False
+        Compare the merged model with the two cluster models after the same extra EM: a copy
+        of every cluster model trains one iteration (the baseline of the screening) and then up
+        to ``em_iterations`` (the baseline of the final scores) on its own frames, instead of
+        using ``loglik``. A large, not yet converged model otherwise gains from any merge the
+        likelihood that more EM on its own frames would have given it, and absorbs one small
+        cluster after another.
 
     Returns
     -------
@@ -70,16 +77,26 @@ def delta_bic(gmms, X, labels, loglik, pairs, em_iterations, *, candidates=0):
         delta-BIC of each pair (``-inf`` for pairs dropped after the first iteration).
     merged : GMMSet
         The trained merged models, one per pair, in the order of ``pairs``.
+    merged_loglik : ndarray of shape (n_pairs,)
+        Total log-likelihood of every merged model on the union of its clusters' frames.
     """
     merged = merge_pairs(gmms, pairs)
     a = np.array([p[0] for p in pairs])
     b = np.array([p[1] for p in pairs])
-    base = loglik[a] + loglik[b]
-    screen = None
-    if 0 < candidates < len(pairs) and em_iterations >= 2:
-        screen = (int(candidates), base)
-    result = merged.fit_unions(X, cluster_frames(labels), [(int(x), int(y)) for x, y in pairs],
+    frames = cluster_frames(labels)
+    screening = 0 < candidates < len(pairs) and em_iterations >= 2
+    if fair:
+        singles = gmms.select(list(range(gmms.n_gmms)))
+        first = singles.fit(X, frames, max_iter=1, min_iter=1).log_likelihood
+        full = first
+        if em_iterations > 1:
+            full = singles.fit(X, frames, max_iter=em_iterations - 1, min_iter=1).log_likelihood
+        base, base1 = full[a] + full[b], first[a] + first[b]
+    else:
+        base = base1 = loglik[a] + loglik[b]
+    screen = (int(candidates), base1) if screening else None
+    result = merged.fit_unions(X, frames, [(int(x), int(y)) for x, y in pairs],
                                max_iter=em_iterations, screen=screen)
     scores = result.log_likelihood - base
     scores[~result.kept] = -np.inf
-    return scores, merged
+    return scores, merged, result.log_likelihood
