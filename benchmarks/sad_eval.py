@@ -5,8 +5,10 @@
                                   [--speed /work/cache/meetings/speed/speed_1h.wav]
                                   [--set min_silence=0.4 --set pad=0.1 ...]
 
-Both detectors (energy threshold, and the GMM model detector bootstrapped from it) on the real
-recordings, and on the synthetic meetings of ``benchmarks/datasets.py`` when the cache exists.
+The detectors (``sad`` = ``energy``: a log-energy threshold; ``model``: GMMs bootstrapped from it;
+and, when ``webrtcvad`` is installed, ``webrtc``: the WebRTC VAD; ``model_webrtc``: speech where
+both ``model`` and ``webrtc`` find it) on the real recordings, and on the synthetic meetings of
+``benchmarks/datasets.py`` when the cache exists.
 
 References: pyAudioAnalysis count/count2 ``.segments`` (speech lines), and the union of the
 reference turns of the trustworthy pyannote AMI debug excerpts (see shared/data/README.md) and
@@ -40,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from diarizer.config import SCHEMA
 from diarizer.features.mfcc import log_energy, mfcc
-from diarizer.features.sad import energy_sad, mask_to_runs, model_sad
+from diarizer.features.sad import energy_sad, mask_to_runs, model_sad, smooth_mask
 from diarizer.io.audio import read_audio
 
 HOP = 0.01
@@ -119,11 +121,40 @@ def _where(err, other):
     return out
 
 
-def _detect(detector, X, e, **sad_kw):
+def _webrtc(y, n, kw, smooth=True):
+    """The WebRTC VAD's decisions on ``y`` (16 kHz), smoothed as the pipeline smooths them."""
+    from diarizer.features.webrtc import WebRTCStream, to_frames
+
+    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"])
+    vad.feed(y)
+    found = to_frames(vad.decisions(), n, HOP)
+    if not smooth:
+        return found
+    return smooth_mask(found, int(round(kw["min_speech"] / HOP)),
+                       int(round(kw["min_silence"] / HOP)))
+
+
+def _detect(detector, X, e, y=None, **sad_kw):
     kw = {**PIPELINE, **sad_kw}
     if detector == "energy":
         return energy_sad(e, hop=HOP, **{k: v for k, v in kw.items() if k in _BOTH})
-    return model_sad(X, e, hop=HOP, **kw)
+    if detector == "webrtc":
+        return _webrtc(y, e.size, kw)
+    found = model_sad(X, e, hop=HOP, **kw)
+    if detector == "model_webrtc":  # as the pipeline: both, smoothed again
+        found = smooth_mask(found & _webrtc(y, e.size, kw, smooth=False),
+                            int(round(kw["min_speech"] / HOP)), int(round(kw["min_silence"] / HOP)))
+    return found
+
+
+def detectors():
+    """The detectors compared: energy, model, and the WebRTC ones when webrtcvad is installed."""
+    try:
+        import webrtcvad  # noqa: F401
+    except ImportError:
+        print("webrtcvad is not installed: pip install 'diarizer[webrtc]' to compare it too")
+        return ("energy", "model")
+    return ("energy", "model", "webrtc", "model_webrtc")
 
 
 def _parse_set(items):
@@ -147,7 +178,7 @@ def evaluate(items, detector, **sad_kw):
         y, _ = read_audio(wav)
         e, X = log_energy(y), mfcc(y)
         t = time.perf_counter()
-        sys_ = _detect(detector, X, e, **sad_kw)
+        sys_ = _detect(detector, X, e, y, **sad_kw)
         elapsed += time.perf_counter() - t
         ref = _paint(regions, e.size)
         miss = np.count_nonzero(ref & ~sys_) * HOP
@@ -172,17 +203,16 @@ def time_detectors(wav, repeat=3, **sad_kw):
     """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
     y, _ = read_audio(wav)
     e, X = log_energy(y), mfcc(y)
-    del y
     print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
-    for detector in ("energy", "model"):
-        _detect(detector, X, e, **sad_kw)
-        best = min(_timed(detector, X, e, **sad_kw) for _ in range(repeat))
+    for detector in detectors():
+        _detect(detector, X, e, y, **sad_kw)
+        best = min(_timed(detector, X, e, y, **sad_kw) for _ in range(repeat))
         print(f"{detector:8s} {best:7.3f} s  ({e.size * HOP / best:.0f}x real time)")
 
 
-def _timed(detector, X, e, **sad_kw):
+def _timed(detector, X, e, y, **sad_kw):
     t = time.perf_counter()
-    _detect(detector, X, e, **sad_kw)
+    _detect(detector, X, e, y, **sad_kw)
     return time.perf_counter() - t
 
 
@@ -207,7 +237,7 @@ def _run(args):
     real = [c for c in cases(args.root) if c[0] not in ("count", "count2")]
     synth = list(cache_cases(args.cache, tuple(filter(None, args.sets.split(",")))))
     kw = _parse_set(args.set)
-    for detector in ("energy", "model") if not args.only_speed else ():
+    for detector in detectors() if not args.only_speed else ():
         evaluate(real, detector, **kw)
         if synth:
             evaluate(synth, detector, **kw)

@@ -171,9 +171,13 @@ SCHEMA = (
     Setting("deltas", "bool", False, "append delta coefficients to the features",
             group="features"),
     Setting("sad", "choice", "model", "speech detection when no spnsp_file is given: model"
-            " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold)"
-            " or none (cluster every frame, as the original)",
-            choices=("model", "energy", "none"), group="features"),
+            " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold),"
+            " webrtc (the WebRTC VAD), model_webrtc (speech where both model and webrtc find"
+            " it) or none (cluster every frame, as the original); webrtc needs the"
+            " webrtcvad-wheels package",
+            choices=("model", "energy", "webrtc", "model_webrtc", "none"), group="features"),
+    Setting("webrtc_mode", "int", 2, "aggressiveness of the WebRTC VAD, 0 (keeps most speech)"
+            " to 3 (rejects most non-speech)", min=0, max=3, group="features"),
     Setting("sad_min_speech", "float", 0.25, "shortest speech run kept by the speech detector"
             " (s)", min=0.0, group="features"),
     Setting("sad_min_silence", "float", 0.4, "shortest silence run kept by the speech detector"

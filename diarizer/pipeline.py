@@ -210,7 +210,7 @@ def _load_features(settings):
     if settings.mfcc_feats and settings.audio:
         raise ConfigError("Set only one of the 'mfcc_feats' and 'audio' settings, not both.")
     t = time.perf_counter()
-    energy = None
+    energy = vad = None
     if settings.mfcc_feats:
         from .io.htk import read_htk
 
@@ -223,11 +223,16 @@ def _load_features(settings):
 
         # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
+        if _uses_webrtc(settings):
+            from .features.webrtc import WebRTCStream
+
+            vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode)
         X, energy, info = audio_features(
             source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
             include_c0=settings.mfcc_c0,
-            energy=settings.sad != "none" and not settings.spnsp_file, timings=timings)
+            energy=settings.sad != "none" and not settings.spnsp_file, timings=timings,
+            on_block=None if vad is None else vad.feed)
         if info.n_samples < MIN_SPEECH_SECONDS * settings.sample_rate:  # not "found no speech"
             raise InputError(source, f"audio lasts only {info.n_samples / settings.sample_rate:.2f}"
                              f" s; at least {MIN_SPEECH_SECONDS:g} s of speech is needed")
@@ -243,16 +248,24 @@ def _load_features(settings):
         speech = segments_to_mask(segs, n)
         if not speech.any():
             raise InputError(settings.spnsp_file, "the file leaves no speech frames")
-    elif settings.sad in ("energy", "model") and energy is not None:
-        from .features.sad import energy_sad, model_sad
+    elif settings.sad != "none" and energy is not None:
+        from .features.sad import energy_sad, model_sad, smooth_mask
 
         kw = dict(hop=frame_period, min_speech=settings.sad_min_speech,
                   min_silence=settings.sad_min_silence)
-        if settings.sad == "model":
+        if settings.sad in ("model", "model_webrtc"):
             speech = model_sad(X, energy[:n], backend=settings.backend, seed=settings.seed,
                                pad=settings.sad_pad, **kw)
-        else:
+        elif settings.sad == "energy":
             speech = energy_sad(energy[:n], **kw)
+        if vad is not None:
+            from .features.webrtc import to_frames
+
+            found = to_frames(vad.decisions(), n, frame_period)
+            # webrtc: its decisions alone; model_webrtc: where both detectors find speech
+            speech = found if settings.sad == "webrtc" else speech & found
+            speech = smooth_mask(speech, int(round(settings.sad_min_speech / frame_period)),
+                                 int(round(settings.sad_min_silence / frame_period)))
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
         if not speech.any():
@@ -264,6 +277,11 @@ def _load_features(settings):
     timings["sad"] = time.perf_counter() - t
     return Features(X=np.ascontiguousarray(X, dtype=np.float32), frame_period=float(frame_period),
                     speech=speech, source=str(source), timings=timings)
+
+
+def _uses_webrtc(settings):
+    """Whether the speech detection of ``settings`` runs the WebRTC VAD on the audio."""
+    return not settings.spnsp_file and settings.sad in ("webrtc", "model_webrtc")
 
 
 def _transform(X, settings):

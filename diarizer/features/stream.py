@@ -87,7 +87,7 @@ def _compute(seg, m, kernel, out, energy, block_frames):
 
 def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01, n_mels=40,
                    include_c0=False, energy=True, fmin=0.0, fmax=None, min_duration=0.03,
-                   block_seconds=10.0, timings=None):
+                   block_seconds=10.0, timings=None, on_block=None):
     """MFCCs and frame log-energy of an audio file, read and computed block by block.
 
     The result equals ``mfcc(y, ...)`` and ``log_energy(y, ...)`` of
@@ -125,6 +125,10 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
         When given, ``timings["read"]`` and ``timings["mfcc"]`` are set to the wall seconds
         spent decoding + resampling and computing the features (they interleave, so this is
         the only way to split them).
+    on_block : callable, optional
+        Called with every block of the resampled signal (float32 array at ``sample_rate``), in
+        order, e.g. to run another detector on the same samples
+        (:class:`diarizer.features.webrtc.WebRTCStream`); its time counts in ``timings["mfcc"]``.
 
     Returns
     -------
@@ -167,6 +171,8 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
     for block in stream:
         t0 = time.perf_counter()
         t_read += t0 - clock
+        if on_block is not None:
+            on_block(block)
         buf = np.concatenate([carry, block]) if carry.size else block
         m = (buf.size - win_n) // hop_n + 1 if buf.size >= win_n else 0
         if m:

@@ -1,0 +1,113 @@
+"""The WebRTC speech detector (sad = webrtc, sad = model_webrtc)."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth import make_meeting  # noqa: E402
+
+from diarizer.config import make_settings  # noqa: E402
+from diarizer.exceptions import ConfigError  # noqa: E402
+from diarizer.features.mfcc import mfcc  # noqa: E402
+from diarizer.features.sad import smooth_mask  # noqa: E402
+from diarizer.features.webrtc import WebRTCStream, to_frames  # noqa: E402
+from diarizer.io.audio import read_audio  # noqa: E402
+from diarizer.pipeline import load_features  # noqa: E402
+
+webrtcvad = pytest.importorskip("webrtcvad")
+
+
+@pytest.fixture(scope="module")
+def meeting(tmp_path_factory):
+    """A 30 s two-speaker synthetic meeting: (path, signal, reference speech mask)."""
+    path = tmp_path_factory.mktemp("webrtc") / "m.wav"
+    turns = make_meeting(path, seconds=30, n_speakers=2, seed=4)
+    y, _ = read_audio(path)
+    ref = np.zeros(-(-y.size // 160), dtype=bool)
+    for a, b, _ in turns:
+        ref[int(round(a * 100)):int(round(b * 100))] = True
+    return path, y, ref
+
+
+def test_stream_fed_in_blocks_equals_one_call(meeting):
+    _, y, _ = meeting
+    whole = WebRTCStream(16000)
+    whole.feed(y)
+    parts = WebRTCStream(16000)
+    for a in range(0, y.size, 7777):  # blocks that cut 10 ms frames anywhere
+        parts.feed(y[a:a + 7777])
+    d = whole.decisions()
+    assert d.shape == (-(-y.size // 160),)
+    assert np.array_equal(d, parts.decisions())
+    # the same decisions as webrtcvad called on the int16 frames directly
+    vad = webrtcvad.Vad(2)
+    pcm = np.rint(np.clip(y * 32767.0, -32768, 32767)).astype("<i2")
+    direct = [vad.is_speech(pcm[j * 160:(j + 1) * 160].tobytes(), 16000)
+              for j in range(y.size // 160)]
+    assert d[:len(direct)].tolist() == direct
+
+
+def test_detector_finds_the_turns(meeting):
+    _, y, ref = meeting
+    s = WebRTCStream(16000, mode=2)
+    s.feed(y)
+    d = to_frames(s.decisions(), ref.size, 0.01)
+    assert np.count_nonzero(ref & ~d) < 0.1 * ref.sum()  # missed speech
+    assert np.count_nonzero(~ref & d) < 0.5 * (~ref).sum()  # false alarm in the pauses
+
+
+def test_to_frames_takes_the_decision_at_each_frame_middle():
+    d = np.array([1, 0, 0, 1, 1, 0], dtype=bool)
+    assert to_frames(d, 6, 0.01).tolist() == d.tolist()
+    assert to_frames(d, 3, 0.02).tolist() == [False, True, False]  # middles at 10, 30, 50 ms
+    assert to_frames(d, 8, 0.01).tolist() == d.tolist() + [False, False]  # past the end
+
+
+@pytest.mark.parametrize("kw, match", [({"sample_rate": 22050}, "sample_rate"),
+                                       ({"sample_rate": 16000, "mode": 4}, "webrtc_mode")])
+def test_bad_rate_or_mode_is_a_config_error(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        WebRTCStream(**kw)
+
+
+def test_missing_package_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "webrtcvad", None)
+    with pytest.raises(ConfigError, match=r"diarizer\[webrtc\]"):
+        WebRTCStream(16000)
+
+
+def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
+    path, y, ref = meeting
+    out = {}
+    for sad in ("webrtc", "model", "model_webrtc"):
+        feats = load_features(make_settings({"audio": str(path), "sad": sad},
+                                            check_required=False))
+        out[sad] = feats.speech
+        n = min(ref.size, feats.speech.size)
+        miss = np.count_nonzero(ref[:n] & ~feats.speech[:n])
+        fa = np.count_nonzero(~ref[:n] & feats.speech[:n])
+        assert miss + fa < 0.15 * ref.sum(), sad
+    # model_webrtc: speech where the model detector and the raw WebRTC decisions both find it,
+    # then runs shorter than 0.25 s dropped and silences shorter than 0.4 s filled (the
+    # pipeline's sad_min_speech / sad_min_silence); webrtc alone: its raw decisions, smoothed
+    vad = WebRTCStream(16000)
+    vad.feed(y)
+    raw = to_frames(vad.decisions(), out["model"].size, 0.01)
+    assert np.array_equal(out["webrtc"], smooth_mask(raw, 25, 40))
+    both = smooth_mask(out["model"] & raw, 25, 40)
+    assert np.array_equal(out["model_webrtc"], both)
+    assert not np.array_equal(out["webrtc"], out["model"])
+
+
+def test_htk_input_without_spnsp_clusters_every_frame_with_webrtc(tmp_path, meeting):
+    from diarizer.io.htk import write_htk
+
+    _, y, _ = meeting
+    htk = tmp_path / "m.htk"
+    write_htk(htk, mfcc(y), samp_period=100000)
+    feats = load_features(make_settings({"mfcc_feats": str(htk), "sad": "webrtc"},
+                                        check_required=False))
+    assert feats.speech.all()
