@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from diarizer.config import SCHEMA
 from diarizer.features.mfcc import log_energy, mfcc
-from diarizer.features.sad import energy_sad, mask_to_runs, model_sad, smooth_mask
+from diarizer.features.sad import energy_sad, mask_to_runs, model_sad
 from diarizer.io.audio import read_audio
 
 HOP = 0.01
@@ -121,17 +121,14 @@ def _where(err, other):
     return out
 
 
-def _webrtc(y, n, kw, smooth=True):
-    """The WebRTC VAD's decisions on ``y`` (16 kHz), smoothed as the pipeline smooths them."""
-    from diarizer.features.webrtc import WebRTCStream, to_frames
+def _webrtc(y, n, kw, model=None):
+    """``sad = webrtc`` (or ``model_webrtc`` given the model's mask) on ``y`` (16 kHz)."""
+    from diarizer.features.webrtc import WebRTCStream, webrtc_speech
 
     vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"])
     vad.feed(y)
-    found = to_frames(vad.decisions(), n, HOP)
-    if not smooth:
-        return found
-    return smooth_mask(found, int(round(kw["min_speech"] / HOP)),
-                       int(round(kw["min_silence"] / HOP)))
+    return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
+                         min_silence=kw["min_silence"], model=model)
 
 
 def _detect(detector, X, e, y=None, **sad_kw):
@@ -141,10 +138,7 @@ def _detect(detector, X, e, y=None, **sad_kw):
     if detector == "webrtc":
         return _webrtc(y, e.size, kw)
     found = model_sad(X, e, hop=HOP, **kw)
-    if detector == "model_webrtc":  # as the pipeline: both, smoothed again
-        found = smooth_mask(found & _webrtc(y, e.size, kw, smooth=False),
-                            int(round(kw["min_speech"] / HOP)), int(round(kw["min_silence"] / HOP)))
-    return found
+    return _webrtc(y, e.size, kw, model=found) if detector == "model_webrtc" else found
 
 
 def detectors():

@@ -249,7 +249,7 @@ def _load_features(settings):
         if not speech.any():
             raise InputError(settings.spnsp_file, "the file leaves no speech frames")
     elif settings.sad != "none" and energy is not None:
-        from .features.sad import energy_sad, model_sad, smooth_mask
+        from .features.sad import energy_sad, model_sad
 
         kw = dict(hop=frame_period, min_speech=settings.sad_min_speech,
                   min_silence=settings.sad_min_silence)
@@ -258,14 +258,13 @@ def _load_features(settings):
                                pad=settings.sad_pad, **kw)
         elif settings.sad == "energy":
             speech = energy_sad(energy[:n], **kw)
-        if vad is not None:
-            from .features.webrtc import to_frames
+        if vad is not None:  # webrtc: its decisions alone; model_webrtc: where both find speech
+            from .features.webrtc import webrtc_speech
 
-            found = to_frames(vad.decisions(), n, frame_period)
-            # webrtc: its decisions alone; model_webrtc: where both detectors find speech
-            speech = found if settings.sad == "webrtc" else speech & found
-            speech = smooth_mask(speech, int(round(settings.sad_min_speech / frame_period)),
-                                 int(round(settings.sad_min_silence / frame_period)))
+            speech = webrtc_speech(vad.decisions(), n, frame_period,
+                                   min_speech=settings.sad_min_speech,
+                                   min_silence=settings.sad_min_silence,
+                                   model=speech if settings.sad == "model_webrtc" else None)
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
         if not speech.any():

@@ -17,8 +17,9 @@ stands for the time ``[i * hop, (i + 1) * hop)`` (:mod:`.mfcc`) and takes the de
 import numpy as np
 
 from ..exceptions import ConfigError
+from .sad import smooth_mask
 
-__all__ = ["WebRTCStream", "to_frames", "RATES", "VAD_FRAME"]
+__all__ = ["WebRTCStream", "to_frames", "webrtc_speech", "RATES", "VAD_FRAME"]
 
 RATES = (8000, 16000, 32000, 48000)
 """Sampling rates (Hz) the WebRTC VAD accepts."""
@@ -131,3 +132,29 @@ def to_frames(decisions, n_frames, hop):
     ok = j < d.size
     out[ok] = d[j[ok]]
     return out
+
+
+def webrtc_speech(decisions, n_frames, hop, *, min_speech, min_silence, model=None):
+    """Speech mask of ``sad = webrtc`` (``model=None``) or ``sad = model_webrtc``.
+
+    Parameters
+    ----------
+    decisions : ndarray of shape (m,), bool
+        WebRTC decisions (:meth:`WebRTCStream.decisions`).
+    n_frames : int
+    hop : float
+        Feature frame period (s).
+    min_speech, min_silence : float
+        Shortest speech run kept and interior silence filled (s), as :func:`.sad.smooth_mask`.
+    model : ndarray of shape (n_frames,), bool, optional
+        The model detector's mask: the result is then speech where both find it.
+
+    Returns
+    -------
+    ndarray of shape (n_frames,), dtype bool
+        ``to_frames(decisions)`` (and ``model``), smoothed.
+    """
+    found = to_frames(decisions, n_frames, hop)
+    if model is not None:
+        found &= np.asarray(model, dtype=bool)
+    return smooth_mask(found, int(round(min_speech / hop)), int(round(min_silence / hop)))
