@@ -7,7 +7,8 @@
 
 The detectors (``sad`` = ``energy``: a log-energy threshold; ``model``: GMMs bootstrapped from it;
 and, when ``webrtcvad`` is installed, ``webrtc``: the WebRTC VAD; ``model_webrtc``: speech where
-both ``model`` and ``webrtc`` find it) on the real recordings, and on the synthetic meetings of
+both ``model`` and ``webrtc`` find it; ``model_webrtc_runs``: the runs of ``model`` that ``webrtc``
+confirms) on the real recordings, and on the synthetic meetings of
 ``benchmarks/datasets.py`` when the cache exists.
 
 References: pyAudioAnalysis count/count2 ``.segments`` (speech lines), and the union of the
@@ -121,14 +122,17 @@ def _where(err, other):
     return out
 
 
-def _webrtc(y, n, kw, model=None):
-    """``sad = webrtc`` (or ``model_webrtc`` given the model's mask) on ``y`` (16 kHz)."""
-    from diarizer.features.webrtc import WebRTCStream, webrtc_speech
+def _webrtc(y, n, kw, model=None, rule="and"):
+    """``sad = webrtc`` (or, given the model's mask, ``model_webrtc`` / ``model_webrtc_runs``
+    by ``rule``) on ``y`` (16 kHz), as the pipeline runs it."""
+    from diarizer.features.webrtc import RUNS_FRAME, VAD_FRAME, WebRTCStream, webrtc_speech
 
-    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"])
+    frame = RUNS_FRAME if rule == "runs" else VAD_FRAME
+    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=frame)
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
-                         min_silence=kw["min_silence"], model=model)
+                         min_silence=kw["min_silence"], model=model, rule=rule,
+                         min_share=_DEFAULTS["webrtc_min_share"], frame=frame)
 
 
 def _detect(detector, X, e, y=None, **sad_kw):
@@ -138,7 +142,10 @@ def _detect(detector, X, e, y=None, **sad_kw):
     if detector == "webrtc":
         return _webrtc(y, e.size, kw)
     found = model_sad(X, e, hop=HOP, **kw)
-    return _webrtc(y, e.size, kw, model=found) if detector == "model_webrtc" else found
+    if detector in ("model_webrtc", "model_webrtc_runs"):
+        return _webrtc(y, e.size, kw, model=found,
+                       rule="runs" if detector == "model_webrtc_runs" else "and")
+    return found
 
 
 def detectors():
@@ -148,7 +155,7 @@ def detectors():
     except ImportError:
         print("webrtcvad is not installed: pip install 'diarizer[webrtc]' to compare it too")
         return ("energy", "model")
-    return ("energy", "model", "webrtc", "model_webrtc")
+    return ("energy", "model", "webrtc", "model_webrtc", "model_webrtc_runs")
 
 
 def _parse_set(items):

@@ -170,14 +170,21 @@ SCHEMA = (
             " recording; warp needs a window, 300 if 0)", min=0, group="features"),
     Setting("deltas", "bool", False, "append delta coefficients to the features",
             group="features"),
-    Setting("sad", "choice", "model", "speech detection when no spnsp_file is given: model"
-            " (speech/non-speech GMMs bootstrapped from energy), energy (log-energy threshold),"
-            " webrtc (the WebRTC VAD), model_webrtc (speech where both model and webrtc find"
-            " it) or none (cluster every frame, as the original); webrtc needs the"
-            " webrtcvad-wheels package",
-            choices=("model", "energy", "webrtc", "model_webrtc", "none"), group="features"),
+    Setting("sad", "choice", "model_webrtc_runs", "speech detection when no spnsp_file is"
+            " given: model (speech/non-speech GMMs bootstrapped from energy), model_webrtc_runs"
+            " (the model's speech runs, each kept whole if the WebRTC VAD finds speech in"
+            " webrtc_min_share of it, so non-speech sounds the model takes for speech are"
+            " dropped), energy (log-energy threshold), webrtc (the WebRTC VAD alone),"
+            " model_webrtc (speech where both model and webrtc find it) or none (cluster every"
+            " frame, as the original)",
+            choices=("model", "energy", "webrtc", "model_webrtc", "model_webrtc_runs", "none"),
+            group="features"),
     Setting("webrtc_mode", "int", 2, "aggressiveness of the WebRTC VAD, 0 (keeps most speech)"
             " to 3 (rejects most non-speech)", min=0, max=3, group="features"),
+    Setting("webrtc_min_share", "float", 0.3, "sad = model_webrtc_runs: fraction of a speech"
+            " run of the model detector the WebRTC VAD must find speech in for the run to stay"
+            " (0.2, 0.3 and 0.4 dropped the same runs of the evaluation recordings)", min=0.0,
+            max=1.0, group="features"),
     Setting("sad_min_speech", "float", 0.25, "shortest speech run kept by the speech detector"
             " (s)", min=0.0, group="features"),
     Setting("sad_min_silence", "float", 0.4, "shortest silence run kept by the speech detector"

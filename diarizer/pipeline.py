@@ -226,7 +226,8 @@ def _load_features(settings):
         if _uses_webrtc(settings):
             from .features.webrtc import WebRTCStream
 
-            vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode)
+            vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode,
+                               frame=_vad_frame(settings))
         X, energy, info = audio_features(
             source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
@@ -253,18 +254,21 @@ def _load_features(settings):
 
         kw = dict(hop=frame_period, min_speech=settings.sad_min_speech,
                   min_silence=settings.sad_min_silence)
-        if settings.sad in ("model", "model_webrtc"):
+        if settings.sad in ("model", "model_webrtc", "model_webrtc_runs"):
             speech = model_sad(X, energy[:n], backend=settings.backend, seed=settings.seed,
                                pad=settings.sad_pad, **kw)
         elif settings.sad == "energy":
             speech = energy_sad(energy[:n], **kw)
-        if vad is not None:  # webrtc: its decisions alone; model_webrtc: where both find speech
+        if vad is not None:  # webrtc alone, or combined with the model detector's mask
             from .features.webrtc import webrtc_speech
 
             speech = webrtc_speech(vad.decisions(), n, frame_period,
                                    min_speech=settings.sad_min_speech,
                                    min_silence=settings.sad_min_silence,
-                                   model=speech if settings.sad == "model_webrtc" else None)
+                                   model=None if settings.sad == "webrtc" else speech,
+                                   rule="runs" if settings.sad == "model_webrtc_runs" else "and",
+                                   min_share=settings.webrtc_min_share,
+                                   frame=_vad_frame(settings))
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
         if not speech.any():
@@ -280,7 +284,15 @@ def _load_features(settings):
 
 def _uses_webrtc(settings):
     """Whether the speech detection of ``settings`` runs the WebRTC VAD on the audio."""
-    return not settings.spnsp_file and settings.sad in ("webrtc", "model_webrtc")
+    return not settings.spnsp_file and settings.sad in ("webrtc", "model_webrtc",
+                                                        "model_webrtc_runs")
+
+
+def _vad_frame(settings):
+    """VAD frame length (s) of the WebRTC detector for ``settings.sad``."""
+    from .features.webrtc import RUNS_FRAME, VAD_FRAME
+
+    return RUNS_FRAME if settings.sad == "model_webrtc_runs" else VAD_FRAME
 
 
 def _transform(X, settings):

@@ -1,4 +1,4 @@
-"""The WebRTC speech detector (sad = webrtc, sad = model_webrtc)."""
+"""The WebRTC speech detector (sad = webrtc, model_webrtc, model_webrtc_runs)."""
 
 import sys
 from pathlib import Path
@@ -13,7 +13,12 @@ from diarizer.config import make_settings  # noqa: E402
 from diarizer.exceptions import ConfigError  # noqa: E402
 from diarizer.features.mfcc import mfcc  # noqa: E402
 from diarizer.features.sad import smooth_mask  # noqa: E402
-from diarizer.features.webrtc import WebRTCStream, to_frames  # noqa: E402
+from diarizer.features.webrtc import (  # noqa: E402
+    RUNS_FRAME,
+    WebRTCStream,
+    confirmed_runs,
+    to_frames,  # noqa: E402
+)
 from diarizer.io.audio import read_audio  # noqa: E402
 from diarizer.pipeline import load_features  # noqa: E402
 
@@ -48,6 +53,40 @@ def test_stream_fed_in_blocks_equals_one_call(meeting):
     direct = [vad.is_speech(pcm[j * 160:(j + 1) * 160].tobytes(), 16000)
               for j in range(y.size // 160)]
     assert d[:len(direct)].tolist() == direct
+
+
+def test_stream_of_30_ms_frames_equals_webrtcvad(meeting):
+    _, y, _ = meeting
+    s = WebRTCStream(16000, frame=RUNS_FRAME)
+    for a in range(0, y.size, 5000):
+        s.feed(y[a:a + 5000])
+    d = s.decisions()
+    assert d.shape == (-(-y.size // 480),)
+    vad = webrtcvad.Vad(2)
+    pcm = np.rint(np.clip(y * 32767.0, -32768, 32767)).astype("<i2")
+    direct = [vad.is_speech(pcm[j * 480:(j + 1) * 480].tobytes(), 16000)
+              for j in range(y.size // 480)]
+    assert d[:len(direct)].tolist() == direct
+    with pytest.raises(ValueError, match="10, 20 or 30 ms"):
+        WebRTCStream(16000, frame=0.025)
+
+
+def test_confirmed_runs_keeps_or_drops_whole_runs():
+    model = np.array([0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1], dtype=bool)
+    found = np.array([1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0], dtype=bool)
+    # runs [1, 6): 2 of 5 found; [8, 12): 1 of 4; [13, 15): 0 of 2
+    assert confirmed_runs(model, found, 0.4).tolist() == (
+        [False] + [True] * 5 + [False] * 9)
+    assert confirmed_runs(model, found, 0.25).tolist() == model.tolist()[:12] + [False] * 3
+    assert confirmed_runs(model, found, 0.0).tolist() == model.tolist()
+    assert not confirmed_runs(model, np.zeros(15, bool), 0.01).any()
+    # found never adds speech outside the model's runs
+    assert not (confirmed_runs(model, np.ones(15, bool), 1.0) & ~model).any()
+
+
+def test_to_frames_of_30_ms_decisions():
+    d = np.array([1, 0, 1], dtype=bool)  # 0-30, 30-60, 60-90 ms
+    assert to_frames(d, 9, 0.01, 0.03).tolist() == [1, 1, 1, 0, 0, 0, 1, 1, 1]
 
 
 def test_detector_finds_the_turns(meeting):
@@ -100,6 +139,25 @@ def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     both = smooth_mask(out["model"] & raw, 25, 40)
     assert np.array_equal(out["model_webrtc"], both)
     assert not np.array_equal(out["webrtc"], out["model"])
+
+
+def test_pipeline_model_webrtc_runs_keeps_the_confirmed_model_runs(meeting):
+    path, y, ref = meeting
+    out = {}
+    for sad, share in (("model", 0.3), ("model_webrtc_runs", 0.3), ("model_webrtc_runs", 1.0)):
+        feats = load_features(make_settings({"audio": str(path), "sad": sad,
+                                             "webrtc_min_share": share}, check_required=False))
+        out[sad, share] = feats.speech
+    model = out["model", 0.3]
+    vad = WebRTCStream(16000, frame=RUNS_FRAME)
+    vad.feed(y)
+    raw = to_frames(vad.decisions(), model.size, 0.01, RUNS_FRAME)
+    assert np.array_equal(out["model_webrtc_runs", 0.3], confirmed_runs(model, raw, 0.3))
+    # the turns of this meeting are speech for both detectors: every run stays as it was
+    assert np.array_equal(out["model_webrtc_runs", 0.3], model)
+    # share 1.0 keeps only the runs WebRTC finds speech in throughout, and never adds speech
+    strict = out["model_webrtc_runs", 1.0]
+    assert strict.sum() < model.sum() and not (strict & ~model).any()
 
 
 def test_htk_input_without_spnsp_clusters_every_frame_with_webrtc(tmp_path, meeting):
