@@ -71,8 +71,9 @@ class WebRTCStream:
 
     def __init__(self, sample_rate, mode=2, frame=VAD_FRAME):
         if int(sample_rate) not in RATES:
-            raise ConfigError(f"sad = webrtc works at {', '.join(map(str, RATES))} Hz; set"
-                              f" sample_rate to one of them (got {sample_rate}).")
+            raise ConfigError(f"the WebRTC VAD (sad = model_webrtc_runs, the default, webrtc and"
+                              f" model_webrtc) works at {', '.join(map(str, RATES))} Hz; set"
+                              f" sample_rate to one of them, or sad = model (got {sample_rate}).")
         if int(mode) not in (0, 1, 2, 3):
             raise ConfigError(f"webrtc_mode must be 0, 1, 2 or 3. Got {mode} instead.")
         if round(frame * 1000) not in (10, 20, 30):
