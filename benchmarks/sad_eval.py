@@ -125,14 +125,13 @@ def _where(err, other):
 def _webrtc(y, n, kw, model=None, rule="and"):
     """``sad = webrtc`` (or, given the model's mask, ``model_webrtc`` / ``model_webrtc_runs``
     by ``rule``) on ``y`` (16 kHz), as the pipeline runs it."""
-    from diarizer.features.webrtc import RUNS_FRAME, VAD_FRAME, WebRTCStream, webrtc_speech
+    from diarizer.features.webrtc import WebRTCStream, vad_frame, webrtc_speech
 
-    frame = RUNS_FRAME if rule == "runs" else VAD_FRAME
-    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=frame)
+    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule))
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
                          min_silence=kw["min_silence"], model=model, rule=rule,
-                         min_share=_DEFAULTS["webrtc_min_share"], frame=frame)
+                         min_share=_DEFAULTS["webrtc_min_share"])
 
 
 def _detect(detector, X, e, y=None, **sad_kw):

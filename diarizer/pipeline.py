@@ -224,10 +224,10 @@ def _load_features(settings):
         # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
         if _uses_webrtc(settings):
-            from .features.webrtc import WebRTCStream
+            from .features.webrtc import WebRTCStream, vad_frame
 
             vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode,
-                               frame=_vad_frame(settings))
+                               frame=vad_frame(_webrtc_rule(settings)))
         X, energy, info = audio_features(
             source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
@@ -266,9 +266,8 @@ def _load_features(settings):
                                    min_speech=settings.sad_min_speech,
                                    min_silence=settings.sad_min_silence,
                                    model=None if settings.sad == "webrtc" else speech,
-                                   rule="runs" if settings.sad == "model_webrtc_runs" else "and",
-                                   min_share=settings.webrtc_min_share,
-                                   frame=_vad_frame(settings))
+                                   rule=_webrtc_rule(settings),
+                                   min_share=settings.webrtc_min_share)
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
         if not speech.any():
@@ -288,11 +287,9 @@ def _uses_webrtc(settings):
                                                         "model_webrtc_runs")
 
 
-def _vad_frame(settings):
-    """VAD frame length (s) of the WebRTC detector for ``settings.sad``."""
-    from .features.webrtc import RUNS_FRAME, VAD_FRAME
-
-    return RUNS_FRAME if settings.sad == "model_webrtc_runs" else VAD_FRAME
+def _webrtc_rule(settings):
+    """How :func:`.features.webrtc.webrtc_speech` combines the detectors for ``settings.sad``."""
+    return "runs" if settings.sad == "model_webrtc_runs" else "and"
 
 
 def _transform(X, settings):

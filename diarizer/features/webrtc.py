@@ -19,10 +19,10 @@ decision of the VAD frame holding its middle.
 import numpy as np
 
 from ..exceptions import ConfigError
-from .sad import smooth_mask
+from .sad import mask_to_runs, smooth_mask
 
-__all__ = ["WebRTCStream", "to_frames", "confirmed_runs", "webrtc_speech", "RATES", "VAD_FRAME",
-           "RUNS_FRAME"]
+__all__ = ["WebRTCStream", "to_frames", "confirmed_runs", "webrtc_speech", "vad_frame", "RATES",
+           "VAD_FRAME", "RUNS_FRAME"]
 
 RATES = (8000, 16000, 32000, 48000)
 """Sampling rates (Hz) the WebRTC VAD accepts."""
@@ -33,6 +33,14 @@ VAD_FRAME = 0.01
 RUNS_FRAME = 0.03
 """VAD frame length (s) of ``sad = model_webrtc_runs``: a whole run is judged, so 30 ms frames
 lose nothing and take half the time of 10 ms ones (0.56 against 1.15 s per hour of audio)."""
+
+
+def vad_frame(rule="and"):
+    """VAD frame length (s) that :func:`webrtc_speech` expects for ``rule``.
+
+    :data:`RUNS_FRAME` for ``'runs'``, :data:`VAD_FRAME` otherwise.
+    """
+    return RUNS_FRAME if rule == "runs" else VAD_FRAME
 
 
 def _vad(mode):
@@ -178,19 +186,17 @@ def confirmed_runs(model, found, min_share):
     >>> confirmed_runs(m, f, 0.25).astype(int).tolist()
     [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
     """
-    m = np.asarray(model, dtype=bool)
-    edges = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    hits = np.concatenate([[0], np.cumsum(np.asarray(found, dtype=bool)[:m.size])])
-    out = m.copy()
-    for a, b in zip(starts, ends):
+    out = np.array(model, dtype=bool, copy=True)
+    starts, ends, values = mask_to_runs(out)
+    hits = np.concatenate([[0], np.cumsum(np.asarray(found, dtype=bool)[:out.size])])
+    for a, b in zip(starts[values], ends[values]):
         if hits[b] - hits[a] < min_share * (b - a):
             out[a:b] = False
     return out
 
 
 def webrtc_speech(decisions, n_frames, hop, *, min_speech, min_silence, model=None, rule="and",
-                  min_share=0.3, frame=VAD_FRAME):
+                  min_share=0.3, frame=None):
     """Speech mask of ``sad = webrtc``, ``model_webrtc`` or ``model_webrtc_runs``.
 
     Parameters
@@ -209,15 +215,15 @@ def webrtc_speech(decisions, n_frames, hop, *, min_speech, min_silence, model=No
         runs that WebRTC confirms (:func:`confirmed_runs`, ``model_webrtc_runs``).
     min_share : float, default=0.3
         ``rule='runs'``: fraction of a run WebRTC must find speech in.
-    frame : float, default=VAD_FRAME
-        Length (s) of the VAD frames of ``decisions``.
+    frame : float, optional
+        Length (s) of the VAD frames of ``decisions`` (default :func:`vad_frame` of ``rule``).
 
     Returns
     -------
     ndarray of shape (n_frames,), dtype bool
         ``to_frames(decisions)`` smoothed; with ``model``, combined by ``rule``.
     """
-    found = to_frames(decisions, n_frames, hop, frame)
+    found = to_frames(decisions, n_frames, hop, vad_frame(rule) if frame is None else frame)
     if model is not None and rule == "runs":
         return confirmed_runs(model, found, min_share)
     if model is not None:
