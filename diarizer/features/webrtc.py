@@ -87,8 +87,7 @@ class WebRTCStream:
         if round(frame * 1000) not in (10, 20, 30):
             raise ValueError(f"WebRTC VAD frames last 10, 20 or 30 ms. Got {frame} s instead.")
         self.sample_rate = int(sample_rate)
-        self.frame_seconds = round(frame * 1000) / 1000
-        self.frame = int(round(self.frame_seconds * self.sample_rate))
+        self.frame = int(round(frame * 1000)) * self.sample_rate // 1000  # samples per frame
         self._vad = _vad(mode)
         self._carry = np.zeros(0, dtype=np.int16)
         self._out = []
