@@ -17,7 +17,7 @@ from diarizer.features.webrtc import (  # noqa: E402
     RUNS_FRAME,
     WebRTCStream,
     confirmed_runs,
-    to_frames,  # noqa: E402
+    to_frames,
 )
 from diarizer.io.audio import read_audio  # noqa: E402
 from diarizer.pipeline import load_features  # noqa: E402
