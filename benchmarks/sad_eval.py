@@ -122,11 +122,12 @@ def _where(err, other):
     return out
 
 
-def _webrtc(y, n, kw, model=None, rule="and"):
-    """``sad = webrtc`` (or, given the model's mask, ``model_webrtc`` / ``model_webrtc_runs``
-    by ``rule``) on ``y`` (16 kHz), as the pipeline runs it."""
-    from diarizer.features.webrtc import WebRTCStream, vad_frame, webrtc_speech
+def _webrtc(y, n, kw, detector, model=None):
+    """``sad = detector`` (``webrtc``; given the model's mask, ``model_webrtc`` or
+    ``model_webrtc_runs``) on ``y`` (16 kHz), as the pipeline runs it."""
+    from diarizer.features.webrtc import WebRTCStream, rule_of, vad_frame, webrtc_speech
 
+    rule = rule_of(detector)
     vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule))
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
@@ -139,11 +140,10 @@ def _detect(detector, X, e, y=None, **sad_kw):
     if detector == "energy":
         return energy_sad(e, hop=HOP, **{k: v for k, v in kw.items() if k in _BOTH})
     if detector == "webrtc":
-        return _webrtc(y, e.size, kw)
+        return _webrtc(y, e.size, kw, detector)
     found = model_sad(X, e, hop=HOP, **kw)
     if detector in ("model_webrtc", "model_webrtc_runs"):
-        return _webrtc(y, e.size, kw, model=found,
-                       rule="runs" if detector == "model_webrtc_runs" else "and")
+        return _webrtc(y, e.size, kw, detector, model=found)
     return found
 
 

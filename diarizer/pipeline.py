@@ -224,10 +224,10 @@ def _load_features(settings):
         # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
         if _uses_webrtc(settings):
-            from .features.webrtc import WebRTCStream, vad_frame
+            from .features.webrtc import WebRTCStream, rule_of, vad_frame
 
             vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode,
-                               frame=vad_frame(_webrtc_rule(settings)))
+                               frame=vad_frame(rule_of(settings.sad)))
         X, energy, info = audio_features(
             source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
@@ -260,13 +260,13 @@ def _load_features(settings):
         elif settings.sad == "energy":
             speech = energy_sad(energy[:n], **kw)
         if vad is not None:  # webrtc alone, or combined with the model detector's mask
-            from .features.webrtc import webrtc_speech
+            from .features.webrtc import rule_of, webrtc_speech
 
             speech = webrtc_speech(vad.decisions(), n, frame_period,
                                    min_speech=settings.sad_min_speech,
                                    min_silence=settings.sad_min_silence,
                                    model=None if settings.sad == "webrtc" else speech,
-                                   rule=_webrtc_rule(settings),
+                                   rule=rule_of(settings.sad),
                                    min_share=settings.webrtc_min_share)
         if speech.size < n:
             speech = np.concatenate([speech, np.zeros(n - speech.size, dtype=bool)])
@@ -285,11 +285,6 @@ def _uses_webrtc(settings):
     """Whether the speech detection of ``settings`` runs the WebRTC VAD on the audio."""
     return not settings.spnsp_file and settings.sad in ("webrtc", "model_webrtc",
                                                         "model_webrtc_runs")
-
-
-def _webrtc_rule(settings):
-    """How :func:`.features.webrtc.webrtc_speech` combines the detectors for ``settings.sad``."""
-    return "runs" if settings.sad == "model_webrtc_runs" else "and"
 
 
 def _transform(X, settings):

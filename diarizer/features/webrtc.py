@@ -21,8 +21,8 @@ import numpy as np
 from ..exceptions import ConfigError
 from .sad import mask_to_runs, smooth_mask
 
-__all__ = ["WebRTCStream", "to_frames", "confirmed_runs", "webrtc_speech", "vad_frame", "RATES",
-           "VAD_FRAME", "RUNS_FRAME"]
+__all__ = ["WebRTCStream", "to_frames", "confirmed_runs", "webrtc_speech", "rule_of", "vad_frame",
+           "RATES", "VAD_FRAME", "RUNS_FRAME"]
 
 RATES = (8000, 16000, 32000, 48000)
 """Sampling rates (Hz) the WebRTC VAD accepts."""
@@ -33,6 +33,15 @@ VAD_FRAME = 0.01
 RUNS_FRAME = 0.03
 """VAD frame length (s) of ``sad = model_webrtc_runs``: a whole run is judged, so 30 ms frames
 lose nothing and take half the time of 10 ms ones (0.56 against 1.15 s per hour of audio)."""
+
+
+def rule_of(sad):
+    """How :func:`webrtc_speech` combines the detectors for the ``sad`` setting.
+
+    ``'runs'`` for ``model_webrtc_runs``, ``'and'`` otherwise (``model_webrtc``; ``webrtc`` passes
+    no model mask, so the rule does not matter for it).
+    """
+    return "runs" if sad == "model_webrtc_runs" else "and"
 
 
 def vad_frame(rule="and"):
@@ -195,13 +204,14 @@ def confirmed_runs(model, found, min_share):
 
 
 def webrtc_speech(decisions, n_frames, hop, *, min_speech, min_silence, model=None, rule="and",
-                  min_share=0.3, frame=None):
+                  min_share=0.3):
     """Speech mask of ``sad = webrtc``, ``model_webrtc`` or ``model_webrtc_runs``.
 
     Parameters
     ----------
     decisions : ndarray of shape (m,), bool
-        WebRTC decisions (:meth:`WebRTCStream.decisions`).
+        WebRTC decisions (:meth:`WebRTCStream.decisions`) on frames of :func:`vad_frame`
+        ``(rule)`` seconds.
     n_frames : int
     hop : float
         Feature frame period (s).
@@ -214,15 +224,13 @@ def webrtc_speech(decisions, n_frames, hop, *, min_speech, min_silence, model=No
         runs that WebRTC confirms (:func:`confirmed_runs`, ``model_webrtc_runs``).
     min_share : float, default=0.3
         ``rule='runs'``: fraction of a run WebRTC must find speech in.
-    frame : float, optional
-        Length (s) of the VAD frames of ``decisions`` (default :func:`vad_frame` of ``rule``).
 
     Returns
     -------
     ndarray of shape (n_frames,), dtype bool
         ``to_frames(decisions)`` smoothed; with ``model``, combined by ``rule``.
     """
-    found = to_frames(decisions, n_frames, hop, vad_frame(rule) if frame is None else frame)
+    found = to_frames(decisions, n_frames, hop, vad_frame(rule))
     if model is not None and rule == "runs":
         return confirmed_runs(model, found, min_share)
     if model is not None:
