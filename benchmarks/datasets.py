@@ -22,6 +22,9 @@ realvoice1
 short
     The 20 diarization meetings (35-50 s, 3-6 speakers) of ``speaker_id.py``, rebuilt
     byte-identically from its own functions and random stream.
+levelspread
+    Five 3-minute meetings made like ``realvoice`` (4 speakers, pink noise at 20 dB) whose
+    speakers' levels spread +/- 12 dB instead of the tool's +/- 3 dB (quiet, far participants).
 heldout30s, heldout1m, heldout3m
     Held-out meetings made like ``realvoice1`` (10 x 30-39 s with 2-4 speakers, 10 x 1 min and
     8 x 3 min with 3-6 speakers), after the ensemble settings were tuned on the sets above.
@@ -83,6 +86,7 @@ ALL_SETS = (
     "heldout1m",
     "heldout3m",
     "long",
+    "levelspread",
 )
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
@@ -135,6 +139,7 @@ class RealVoiceSpec:
     seed: int
     overlap: float
     snr: float | None = None
+    level_spread: float | None = None  # +/- dB of the speakers' levels (the tool's: 3)
 
 
 SYNTHETIC10 = (
@@ -191,8 +196,15 @@ HELDOUT30S = tuple(
     )
     for i in range(10)
 )
+# Speakers at very different levels (far-field participants): the tool's per-speaker level spread
+# of +/- 3 dB widened to +/- 12 dB, so the quietest and loudest voices of a meeting lie up to
+# 24 dB apart, with pink noise 20 dB below the mix.  Made to choose audio_level (seeds 701-705).
+LEVELSPREAD = tuple(
+    RealVoiceSpec(f"ls_{i}", 3, 4, 700 + i, 0.20, 20, level_spread=12.0) for i in range(1, 6)
+)
 REALVOICE_SETS = {
     "realvoice": REALVOICE,
+    "levelspread": LEVELSPREAD,
     "realvoice1": REALVOICE1,
     "heldout30s": HELDOUT30S,
     "heldout1m": HELDOUT1M,
@@ -398,9 +410,16 @@ def make_realvoice(spec: RealVoiceSpec, folder: Path, shared: Path) -> None:
     if _complete(folder, spec.name):
         logger.info("%s: exists, skipped", folder / spec.name)
         return
+    tool = str(shared / "tools" / "concat_meeting.py")
+    head = [sys.executable, tool]
+    if spec.level_spread is not None:  # the tool has no option for it: set its constant
+        head = [sys.executable, "-c",
+                "import runpy, sys; main = runpy.run_path(sys.argv[1])['main'];"
+                f" main.__globals__['LEVEL_SPREAD'] = {float(spec.level_spread)!r};"
+                " main(sys.argv[2:])",
+                tool]
     cmd = [
-        sys.executable,
-        str(shared / "tools" / "concat_meeting.py"),
+        *head,
         "--source",
         str(shared / "data" / "librispeech_251"),
         "--out",

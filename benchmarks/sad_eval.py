@@ -122,28 +122,28 @@ def _where(err, other):
     return out
 
 
-def _webrtc(y, n, kw, detector, model=None):
+def _webrtc(y, n, kw, detector, model=None, gain=1.0):
     """``sad = detector`` (``webrtc``; given the model's mask, ``model_webrtc`` or
     ``model_webrtc_runs``) on ``y`` (16 kHz), as the pipeline runs it."""
     from diarizer.features.webrtc import WebRTCStream, rule_of, vad_frame, webrtc_speech
 
     rule = rule_of(detector)
-    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule))
+    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule), gain=gain)
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
                          min_silence=kw["min_silence"], model=model, rule=rule,
                          min_share=_DEFAULTS["webrtc_min_share"])
 
 
-def _detect(detector, X, e, y=None, **sad_kw):
+def _detect(detector, X, e, y=None, vad_gain=1.0, **sad_kw):
     kw = {**PIPELINE, **sad_kw}
     if detector == "energy":
         return energy_sad(e, hop=HOP, **{k: v for k, v in kw.items() if k in _BOTH})
     if detector == "webrtc":
-        return _webrtc(y, e.size, kw, detector)
+        return _webrtc(y, e.size, kw, detector, gain=vad_gain)
     found = model_sad(X, e, hop=HOP, **kw)
     if detector in ("model_webrtc", "model_webrtc_runs"):
-        return _webrtc(y, e.size, kw, detector, model=found)
+        return _webrtc(y, e.size, kw, detector, model=found, gain=vad_gain)
     return found
 
 
@@ -168,6 +168,21 @@ def _parse_set(items):
     return out
 
 
+AUDIO_LEVEL = [_DEFAULTS["audio_level"]]  # --audio-level
+
+
+def _read(wav):
+    """The 16 kHz signal of ``wav`` at the level the pipeline brings it to (audio_level), and
+    the further gain of the WebRTC VAD's input."""
+    from diarizer.io.level import level_gain, speech_level
+
+    if not AUDIO_LEVEL[0]:
+        return read_audio(wav)[0], 1.0
+    level = speech_level(wav)
+    gain = level_gain(level, AUDIO_LEVEL[0], amplify_only=True)
+    return read_audio(wav, gain=gain)[0], level_gain(level, AUDIO_LEVEL[0], exact=True) / gain
+
+
 def evaluate(items, detector, **sad_kw):
     rows = []
     where = np.zeros(6)
@@ -175,10 +190,10 @@ def evaluate(items, detector, **sad_kw):
     print(f"\n{detector}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
           f" {'miss %':>7s} {'FA %':>7s}")
     for name, wav, regions in items:
-        y, _ = read_audio(wav)
+        y, vad_gain = _read(wav)
         e, X = log_energy(y), mfcc(y)
         t = time.perf_counter()
-        sys_ = _detect(detector, X, e, y, **sad_kw)
+        sys_ = _detect(detector, X, e, y, vad_gain, **sad_kw)
         elapsed += time.perf_counter() - t
         ref = _paint(regions, e.size)
         miss = np.count_nonzero(ref & ~sys_) * HOP
@@ -201,18 +216,18 @@ def evaluate(items, detector, **sad_kw):
 
 def time_detectors(wav, repeat=3, **sad_kw):
     """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
-    y, _ = read_audio(wav)
+    y, vad_gain = _read(wav)
     e, X = log_energy(y), mfcc(y)
     print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
     for detector in detectors():
-        _detect(detector, X, e, y, **sad_kw)
-        best = min(_timed(detector, X, e, y, **sad_kw) for _ in range(repeat))
+        _detect(detector, X, e, y, vad_gain, **sad_kw)
+        best = min(_timed(detector, X, e, y, vad_gain, **sad_kw) for _ in range(repeat))
         print(f"{detector:8s} {best:7.3f} s  ({e.size * HOP / best:.0f}x real time)")
 
 
-def _timed(detector, X, e, y, **sad_kw):
+def _timed(detector, X, e, y, vad_gain, **sad_kw):
     t = time.perf_counter()
-    _detect(detector, X, e, y, **sad_kw)
+    _detect(detector, X, e, y, vad_gain, **sad_kw)
     return time.perf_counter() - t
 
 
@@ -228,7 +243,11 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword of both detectors (min_silence, min_speech) or, for"
                         " keys only model_sad takes (pad, clip, ...), of the model detector")
+    parser.add_argument("--audio-level", type=float, default=AUDIO_LEVEL[0],
+                        help="setting audio_level: the speech level (dBFS) the audio is brought"
+                        " to, 0 = as recorded (default: the pipeline's)")
     args = parser.parse_args(argv)
+    AUDIO_LEVEL[0] = args.audio_level
     with threadpool_limits(args.blas_threads):
         _run(args)
 

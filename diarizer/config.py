@@ -154,6 +154,11 @@ SCHEMA = (
             " diarized", group="input"),
     Setting("sample_rate", "int", 16000, "audio is resampled to this rate (Hz) before MFCCs",
             min=4000, group="features"),
+    Setting("audio_level", "float", -32.0, "speech level (dBFS, 95th percentile of the 10 ms"
+            " frame power) the WebRTC VAD hears the audio at, whatever the recording's level;"
+            " quieter audio is also raised to within 3 dB of it (by a power of two) before the"
+            " features, whose floors would flatten it (0 = everything at the recorded level)",
+            min=-120.0, max=0.0, group="features"),
     Setting("n_mfcc", "int", 19, "number of MFCCs (c1..cN, plus c0 if mfcc_c0)", min=1, max=128,
             group="features"),
     Setting("mfcc_c0", "bool", False, "include c0 as an extra coefficient", group="features"),

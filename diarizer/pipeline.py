@@ -223,13 +223,22 @@ def _load_features(settings):
 
         # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
+        gain = vad_gain = 1.0
+        if settings.audio_level:
+            from .io.level import level_gain, speech_level
+
+            level = speech_level(source)
+            gain = level_gain(level, settings.audio_level, amplify_only=True)
+            vad_gain = level_gain(level, settings.audio_level, exact=True) / gain
+            log.info("%s: speech level %s dBFS, gain %g (audio_level %g)", source,
+                     "n/a" if level is None else f"{level:.1f}", gain, settings.audio_level)
         if _uses_webrtc(settings):
             from .features.webrtc import WebRTCStream, rule_of, vad_frame
 
             vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode,
-                               frame=vad_frame(rule_of(settings.sad)))
+                               frame=vad_frame(rule_of(settings.sad)), gain=vad_gain)
         X, energy, info = audio_features(
-            source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc,
+            source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc, gain=gain,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,
             include_c0=settings.mfcc_c0,
             energy=settings.sad != "none" and not settings.spnsp_file, timings=timings,

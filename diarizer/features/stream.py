@@ -87,7 +87,7 @@ def _compute(seg, m, kernel, out, energy, block_frames):
 
 def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01, n_mels=40,
                    include_c0=False, energy=True, fmin=0.0, fmax=None, min_duration=0.03,
-                   block_seconds=10.0, timings=None, on_block=None):
+                   block_seconds=10.0, timings=None, on_block=None, gain=1.0):
     """MFCCs and frame log-energy of an audio file, read and computed block by block.
 
     The result equals ``mfcc(y, ...)`` and ``log_energy(y, ...)`` of
@@ -125,6 +125,9 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
         When given, ``timings["read"]`` and ``timings["mfcc"]`` are set to the wall seconds
         spent decoding + resampling and computing the features (they interleave, so this is
         the only way to split them).
+    gain : float, default=1.0
+        Factor applied to the samples as they are decoded (see
+        :class:`diarizer.io.audio.AudioStream`); ``read_audio`` then takes the same ``gain``.
     on_block : callable, optional
         Called with every block of the resampled signal (float32 array at ``sample_rate``), in
         order, e.g. to run another detector on the same samples
@@ -161,7 +164,7 @@ def audio_features(path, *, sample_rate=16000, n_mfcc=19, window=0.03, hop=0.01,
         raise ValueError(f"sample_rate must be a positive int. Got {sample_rate} instead.")
     plan = _mfcc_plan(sample_rate, n_mfcc, window, hop, n_mels, include_c0, fmin, fmax)
     win_n, hop_n = plan.win_n, plan.hop_n
-    stream = AudioStream(path, sample_rate, min_duration, block_seconds)
+    stream = AudioStream(path, sample_rate, min_duration, block_seconds, gain=gain)
     block_frames = _BLOCK_FRAMES
     kernel = _MfccKernel(plan, block_frames)
     out = _Outputs(n_frames(stream.expected_samples(), 1, hop_n), plan.dct.shape[1], energy)

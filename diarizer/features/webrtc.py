@@ -73,6 +73,9 @@ class WebRTCStream:
         Aggressiveness 0 (keeps most speech) .. 3 (rejects most non-speech).
     frame : {0.01, 0.02, 0.03}, default=VAD_FRAME
         Length (s) of the frames classified.
+    gain : float, default=1.0
+        Factor applied to the samples before they are rounded to 16 bits for the VAD, whose
+        energy thresholds are absolute (:mod:`diarizer.io.level`).
 
     Raises
     ------
@@ -86,7 +89,7 @@ class WebRTCStream:
     (100,)
     """
 
-    def __init__(self, sample_rate, mode=2, frame=VAD_FRAME):
+    def __init__(self, sample_rate, mode=2, frame=VAD_FRAME, gain=1.0):
         if int(sample_rate) not in RATES:
             raise ConfigError(f"the WebRTC VAD (sad = model_webrtc_runs, the default, webrtc and"
                               f" model_webrtc) works at {', '.join(map(str, RATES))} Hz; set"
@@ -98,6 +101,7 @@ class WebRTCStream:
         self.sample_rate = int(sample_rate)
         self.frame = int(round(frame * 1000)) * self.sample_rate // 1000  # samples per frame
         self._vad = _vad(mode)
+        self._scale = np.float32(32767.0 * float(gain))
         self._carry = np.zeros(0, dtype=np.int16)
         self._out = []
 
@@ -108,7 +112,7 @@ class WebRTCStream:
         ----------
         block : ndarray of shape (n_samples,)
         """
-        pcm = np.clip(np.asarray(block, dtype=np.float32) * 32767.0, -32768, 32767)
+        pcm = np.clip(np.asarray(block, dtype=np.float32) * self._scale, -32768, 32767)
         pcm = np.concatenate([self._carry, np.rint(pcm).astype(np.int16)])
         n = pcm.size // self.frame
         data = pcm[:n * self.frame].astype("<i2").tobytes()

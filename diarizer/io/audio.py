@@ -79,7 +79,7 @@ def audio_duration(path):
     return info.frames / info.samplerate
 
 
-def read_audio(path, sample_rate=16000, min_duration=0.03):
+def read_audio(path, sample_rate=16000, min_duration=0.03, gain=1.0):
     """Read an audio file as mono float32 at ``sample_rate``.
 
     Parameters
@@ -91,6 +91,8 @@ def read_audio(path, sample_rate=16000, min_duration=0.03):
         rate differs; when the rates agree the samples are returned as decoded.
     min_duration : float, default=0.03
         Shortest accepted duration in seconds (one analysis window, 30 ms by default).
+    gain : float, default=1.0
+        Factor applied to every sample (see :class:`AudioStream`).
 
     Returns
     -------
@@ -112,7 +114,7 @@ def read_audio(path, sample_rate=16000, min_duration=0.03):
     >>> y.shape, file_rate  # doctest: +SKIP
     ((480000,), 16000)
     """
-    stream = AudioStream(path, sample_rate, min_duration)
+    stream = AudioStream(path, sample_rate, min_duration, gain=gain)
     y = np.empty(max(1, stream.expected_samples()), dtype=np.float32)  # header size; grown below
     n = 0
     for block in stream:
@@ -192,6 +194,9 @@ class AudioStream:
     block_seconds : float, optional
         Seconds of the file read per block (default ten). Resampled blocks vary in length
         (the resampler holds back its filter delay until the end).
+    gain : float, default=1.0
+        Factor applied to every decoded sample, before resampling (a power of two from
+        :func:`diarizer.io.level.level_gain` scales them exactly).
 
     Attributes
     ----------
@@ -218,8 +223,9 @@ class AudioStream:
     True
     """
 
-    def __init__(self, path, sample_rate=16000, min_duration=0.03, block_seconds=None):
+    def __init__(self, path, sample_rate=16000, min_duration=0.03, block_seconds=None, gain=1.0):
         self.path = os.fspath(path)
+        self.gain = float(gain)
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive int. Got {sample_rate} instead.")
         header = _open_info(self.path)
@@ -274,6 +280,8 @@ class AudioStream:
                 else:
                     x = data.mean(axis=1, dtype=np.float32)
                 del data
+                if self.gain != 1.0:
+                    x = x * np.float32(self.gain)
                 n_file += x.size
                 bad += x.size - int(np.count_nonzero(np.isfinite(x)))
                 if bad:
