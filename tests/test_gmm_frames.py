@@ -286,3 +286,29 @@ def test_strided_frames_are_made_contiguous_once_regression():
     F = prepare_frames(X)
     assert F.array.flags.c_contiguous and not X.flags.c_contiguous
     np.testing.assert_array_equal(F.array, X)
+
+
+def test_diag_estep_frames_on_threads_equals_one_pass(rng, monkeypatch):
+    # 60 000 frames in blocks of 2 chunks: the blocks split over 2 engine threads give the
+    # numbers of one pass bit for bit (every block computed alone, joined in order)
+    import diarizer.gmm._chunks as chunks
+
+    D, M, cs = 5, 3, 1024
+    X = rng.normal(size=(60_000, D)).astype(np.float32)
+    frames, mask = frame_chunks(X, chunk_size=cs, xp=np)
+    w, mu, var = _params(rng, [M], D)
+    W = scoring_params(w, mu, var ** -0.5, "diag", xp=np)[0][None].astype(np.float32)
+    owner = np.zeros(frames.shape[0], dtype=np.int64)
+    calls = []
+    real = chunks._frames_blocks
+    monkeypatch.setattr(chunks, "_frames_blocks",
+                        lambda *a, **k: calls.append(len(a[4])) or real(*a, **k))
+    out = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DIARIZER_ENGINE_THREADS", threads)
+        calls.clear()
+        out[threads] = diag_estep_frames(frames, mask, W, owner, xp=np,
+                                         budget=2 * (2 * D + 1) * cs)
+        assert len(calls) == int(threads) and sum(calls) == -(-frames.shape[0] // 2)
+    for a, b in zip(out["1"], out["2"]):
+        np.testing.assert_array_equal(a, b)

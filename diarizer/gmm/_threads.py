@@ -6,8 +6,10 @@ run side by side on Python threads. ``DIARIZER_ENGINE_THREADS`` sets the pool si
 """
 
 import os
+import threading
 
 _MAX_THREADED_ITEM = 400_000  # frames
+_WORKER = threading.local()  # set in the pool's threads: nested calls run sequentially
 
 
 def _engine_threads():
@@ -28,16 +30,25 @@ def _map_gmms(fn, n_gmms, xp, sizes):
     threads = min(_engine_threads(), n_gmms)
     # Sequential for small work (thread start-up dominates) and for very large items: two of
     # them at once would double the peak memory of their frame copies (4-hour meetings).
+    # Also sequential inside a worker of an outer call (e.g. a single GMM's E-step, itself
+    # threaded, run for one of several GMMs): the cores are busy already.
     if (threads <= 1 or "numpy" not in getattr(xp, "__name__", "") or sum(sizes) < 20000
-            or max(sizes) > _MAX_THREADED_ITEM):
+            or max(sizes) > _MAX_THREADED_ITEM or getattr(_WORKER, "active", False)):
         return [fn(g) for g in range(n_gmms)]
     from concurrent.futures import ThreadPoolExecutor
+
+    def work(g):
+        _WORKER.active = True
+        try:
+            return fn(g)
+        finally:
+            _WORKER.active = False
 
     order = sorted(range(n_gmms), key=lambda g: -sizes[g])
     # One BLAS thread per Python thread: these skinny products gain nothing from more, and
     # 2 x 2 threads on 2 cores was measured several times slower on a loaded machine.
     with _blas_limit(xp), ThreadPoolExecutor(threads) as pool:
-        done = dict(zip(order, pool.map(fn, order)))
+        done = dict(zip(order, pool.map(work, order)))
     return [done[g] for g in range(n_gmms)]
 
 
