@@ -32,6 +32,21 @@ def test_speech_level_of_a_sine(tmp_path, seconds):
     assert speech_level(path) == pytest.approx(20 * math.log10(0.1) - 10 * math.log10(2), abs=0.05)
 
 
+def test_speech_level_reads_the_whole_file_when_it_cannot_seek(tmp_path, monkeypatch):
+    path = tmp_path / "s.wav"
+    y = _sine(300, 0.1)
+    y[: 8000 * 150] *= 0.01  # the excerpts and the whole file agree only roughly here
+    sf.write(path, y, 8000, subtype="FLOAT")
+    by_excerpts = speech_level(path)
+
+    monkeypatch.setattr(sf.SoundFile, "seekable", lambda self: False)
+    whole = speech_level(path)
+    frames = y.reshape(-1, 80).astype(np.float64)
+    expect = 10 * math.log10(np.percentile((frames ** 2).mean(axis=1), 95))
+    assert whole == pytest.approx(expect, abs=1e-6)
+    assert by_excerpts == pytest.approx(expect, abs=0.5)
+
+
 def test_speech_level_is_the_loud_frames_and_ignores_digital_silence(tmp_path):
     path = tmp_path / "s.wav"
     y = np.zeros(16000 * 30, dtype=np.float32)

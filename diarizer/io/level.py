@@ -35,6 +35,7 @@ and does not need a second pass over the file. On an hour of synthetic meeting t
 the whole file's percentile to 0.02 dB.
 """
 
+import logging
 import math
 
 import numpy as np
@@ -44,6 +45,8 @@ from ..exceptions import InputError
 from .audio import _open_info, _short_reason
 
 __all__ = ["speech_level", "level_gain"]
+
+log = logging.getLogger(__name__)
 
 EXCERPTS = 64
 """One-second excerpts the level is measured on."""
@@ -82,32 +85,63 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE):
     info = _open_info(path)
     rate, total = int(info.samplerate), int(info.frames)
     frame = max(1, rate // 100)
-    span = rate  # one second per excerpt
-    powers = []
     try:
-        with sf.SoundFile(path) as fh:
-            if total <= 2 * excerpts * span or not fh.seekable():
-                starts, length = [0], total if total > 0 else -1
-            else:
-                starts = [int((total - span) * (i + 0.5) / excerpts) for i in range(excerpts)]
-                length = span
-            for start in starts:
-                if start:
-                    fh.seek(start)
-                data = fh.read(length, dtype="float32", always_2d=True)
-                x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-                n = x.size // frame * frame
-                if n == 0:
-                    continue
-                c = x[:n].reshape(-1, frame)
-                p = np.einsum("ij,ij->i", c, c, dtype=np.float64) / frame
-                powers.append(p[np.isfinite(p) & (p > 0)])
+        powers = None
+        if total > 2 * excerpts * rate:
+            starts = [int((total - rate) * (i + 0.5) / excerpts) for i in range(excerpts)]
+            try:
+                powers = _excerpt_powers(path, frame, starts, rate)
+            except (sf.SoundFileError, RuntimeError) as exc:  # cannot seek: read it all
+                log.debug("%s: level from one pass (%s)", path, _short_reason(exc))
+        if powers is None:
+            powers = _excerpt_powers(path, frame, [0], -1)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise InputError(path, f"not a readable audio file ({_short_reason(exc)})") from None
     p = np.concatenate(powers) if powers else np.zeros(0)
     if p.size == 0:
         return None
     return 10.0 * math.log10(float(np.percentile(p, percentile)))
+
+
+def _excerpt_powers(path, frame, starts, length):
+    """Mean squares of the whole ``frame``-sample frames of excerpts of a file.
+
+    ``length`` samples are read from each of ``starts`` (``-1``: to the end), in blocks of 1000
+    frames, so memory stays bounded whatever the length.
+
+    Returns
+    -------
+    list of float64 arrays
+        Finite, non-zero frame powers of every block read.
+
+    Raises
+    ------
+    soundfile.SoundFileError, RuntimeError
+        The file cannot be read or cannot seek (``starts`` other than ``[0]``).
+    """
+    out = []
+    block = frame * 1000  # 10 s at 10 ms frames
+    with sf.SoundFile(path) as fh:
+        if starts != [0] and not fh.seekable():
+            raise sf.SoundFileError("the file cannot seek")
+        for start in starts:
+            if start:
+                fh.seek(start)
+            left = length
+            while left != 0:
+                data = fh.read(block if left < 0 else min(block, left), dtype="float32",
+                               always_2d=True)
+                if data.shape[0] == 0:
+                    break
+                if left > 0:
+                    left -= data.shape[0]
+                x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+                n = x.size // frame * frame
+                if n:
+                    c = x[:n].reshape(-1, frame)
+                    p = np.einsum("ij,ij->i", c, c, dtype=np.float64) / frame
+                    out.append(p[np.isfinite(p) & (p > 0)])
+    return out
 
 
 def level_gain(level, target, exact=False, amplify_only=False):
