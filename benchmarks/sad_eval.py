@@ -174,13 +174,10 @@ AUDIO_LEVEL = [_DEFAULTS["audio_level"]]  # --audio-level
 def _read(wav):
     """The 16 kHz signal of ``wav`` at the level the pipeline brings it to (audio_level), and
     the further gain of the WebRTC VAD's input."""
-    from diarizer.io.level import level_gain, speech_level
+    from diarizer.io.level import file_gains
 
-    if not AUDIO_LEVEL[0]:
-        return read_audio(wav)[0], 1.0
-    level = speech_level(wav)
-    gain = level_gain(level, AUDIO_LEVEL[0], amplify_only=True)
-    return read_audio(wav, gain=gain)[0], level_gain(level, AUDIO_LEVEL[0], exact=True) / gain
+    _, gain, vad_gain = file_gains(wav, AUDIO_LEVEL[0])
+    return read_audio(wav, gain=gain)[0], vad_gain
 
 
 def evaluate(items, detector, **sad_kw):

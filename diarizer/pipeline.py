@@ -223,13 +223,10 @@ def _load_features(settings):
 
         # read, resample and featurise block by block: the signal is never whole in memory
         source = settings.audio
-        gain = vad_gain = 1.0
-        if settings.audio_level:
-            from .io.level import level_gain, speech_level
+        from .io.level import file_gains
 
-            level = speech_level(source)
-            gain = level_gain(level, settings.audio_level, amplify_only=True)
-            vad_gain = level_gain(level, settings.audio_level, exact=True) / gain
+        level, gain, vad_gain = file_gains(source, settings.audio_level)
+        if settings.audio_level:
             log.info("%s: speech level %s dBFS, gain %g (audio_level %g)", source,
                      "n/a" if level is None else f"{level:.1f}", gain, settings.audio_level)
         if _uses_webrtc(settings):

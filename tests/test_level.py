@@ -14,7 +14,7 @@ from synth import make_meeting  # noqa: E402
 from diarizer.cli import main  # noqa: E402
 from diarizer.config import make_settings  # noqa: E402
 from diarizer.io.audio import read_audio  # noqa: E402
-from diarizer.io.level import level_gain, speech_level  # noqa: E402
+from diarizer.io.level import file_gains, level_gain, speech_level  # noqa: E402
 
 STEP = 20 * math.log10(2)
 
@@ -134,8 +134,10 @@ def test_louder_recordings_keep_their_samples_and_the_vad_gets_the_target(record
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="diarizer.pipeline"):
         _run(d, "quieter")
-    g = level_gain(speech_level(d / "quieter.wav"), TARGET, amplify_only=True)
+    level, g, vad_gain = file_gains(d / "quieter.wav", TARGET)
     assert g > 1.0 and f"gain {g:g} (audio_level {TARGET:g})" in caplog.text
+    assert level + 20 * math.log10(g * vad_gain) == pytest.approx(TARGET)
+    assert file_gains(d / "quieter.wav", 0) == (None, 1.0, 1.0)
 
 
 def test_webrtc_gain_equals_feeding_scaled_samples():

@@ -20,7 +20,7 @@ from diarizer.features.webrtc import (  # noqa: E402
     to_frames,
 )
 from diarizer.io.audio import read_audio  # noqa: E402
-from diarizer.io.level import level_gain, speech_level  # noqa: E402
+from diarizer.io.level import file_gains  # noqa: E402
 from diarizer.pipeline import load_features  # noqa: E402
 
 webrtcvad = pytest.importorskip("webrtcvad")
@@ -123,9 +123,8 @@ def _as_the_pipeline_reads(path, target=None):
     """The signal at the pipeline's level (audio_level) and the further gain of the VAD input."""
     if target is None:
         target = make_settings({}, check_required=False).audio_level
-    level = speech_level(path)
-    gain = level_gain(level, target, amplify_only=True)
-    return read_audio(path, gain=gain)[0], level_gain(level, target, exact=True) / gain
+    _, gain, vad_gain = file_gains(path, target)
+    return read_audio(path, gain=gain)[0], vad_gain
 
 
 def test_pipeline_sad_webrtc_and_model_webrtc(meeting):

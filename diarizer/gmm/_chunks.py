@@ -217,8 +217,7 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None, pa
         return _frames_blocks(frames, mask, W, owner, starts[cuts[p]:cuts[p + 1]], B, xp=xp,
                               stats=stats, padded=padded)
 
-    sizes = [(min(n_chunks, starts[cuts[p + 1] - 1] + B) - starts[cuts[p]]) * cs
-             for p in range(parts)]
+    sizes = [(cuts[p + 1] - cuts[p]) * B * cs for p in range(parts)]  # frames, about
     lls, sts = [], []
     for ll_p, st_p in _map_gmms(part, parts, xp, sizes):
         lls.extend(ll_p)

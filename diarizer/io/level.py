@@ -44,7 +44,7 @@ import soundfile as sf
 from ..exceptions import InputError
 from .audio import _open_info, _short_reason
 
-__all__ = ["speech_level", "level_gain"]
+__all__ = ["speech_level", "level_gain", "file_gains"]
 
 log = logging.getLogger(__name__)
 
@@ -175,3 +175,28 @@ def level_gain(level, target, exact=False, amplify_only=False):
         k = int(round((float(target) - float(level)) / _STEP_DB))
         gain = 2.0 ** max(-_MAX_SHIFT, min(_MAX_SHIFT, k))
     return max(gain, 1.0) if amplify_only else gain
+
+
+def file_gains(path, target):
+    """The gains the pipeline applies to an audio file for a target speech level.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target : float
+        Setting ``audio_level`` (dBFS); 0 leaves the recorded level.
+
+    Returns
+    -------
+    level : float or None
+        The file's speech level (:func:`speech_level`; ``None`` when not measured).
+    gain : float
+        Power of two applied to the samples before the features (at least 1).
+    vad_gain : float
+        Further factor of the WebRTC VAD's input, which then hears the file at ``target``.
+    """
+    if not target:
+        return None, 1.0, 1.0
+    level = speech_level(path)
+    gain = level_gain(level, target, amplify_only=True)
+    return level, gain, level_gain(level, target, exact=True) / gain
