@@ -31,7 +31,8 @@ The speech level is the 95th percentile of the power of 10 ms frames (digital si
 out), in dB relative to full scale (a full-scale square wave is 0 dBFS, a full-scale sine
 -3 dBFS). It is measured on 64 one-second excerpts spread evenly over the file (the whole file
 when it is shorter than 128 s), read by seeking, so it costs milliseconds for an hour of audio
-and does not need a second pass over the file. On an hour of synthetic meeting the excerpts gave
+and does not need a second pass over the file (one that cannot seek is read once, in blocks).
+On an hour of synthetic meeting the excerpts gave
 the whole file's percentile to 0.02 dB.
 """
 
