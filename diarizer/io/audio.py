@@ -47,6 +47,13 @@ def _open_info(path):
         raise InputError(path, f"not a readable audio file ({_short_reason(exc)})") from None
 
 
+def _mono(data):
+    """The channels of a decoded ``(n, channels)`` float32 block averaged, contiguous."""
+    if data.shape[1] == 1:
+        return np.ascontiguousarray(data[:, 0])
+    return data.mean(axis=1, dtype=np.float32)
+
+
 def _short_reason(exc):
     """Reduce a soundfile error to its last clause (``"Format not recognised."``)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -275,10 +282,7 @@ class AudioStream:
                 data = fh.read(self._block, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     break
-                if data.shape[1] == 1:
-                    x = np.ascontiguousarray(data[:, 0])
-                else:
-                    x = data.mean(axis=1, dtype=np.float32)
+                x = _mono(data)
                 del data
                 if self.gain != 1.0:
                     x = x * np.float32(self.gain)

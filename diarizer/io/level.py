@@ -32,8 +32,7 @@ out), in dB relative to full scale (a full-scale square wave is 0 dBFS, a full-s
 -3 dBFS). It is measured on 64 one-second excerpts spread evenly over the file (the whole file
 when it is shorter than 128 s), read by seeking, so it costs milliseconds for an hour of audio
 and does not need a second pass over the file (one that cannot seek is read once, in blocks).
-On an hour of synthetic meeting the excerpts gave
-the whole file's percentile to 0.02 dB.
+On an hour of synthetic meeting the excerpts gave the whole file's percentile to 0.02 dB.
 """
 
 import logging
@@ -43,7 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from ..exceptions import InputError
-from .audio import _open_info, _short_reason
+from .audio import _mono, _open_info, _short_reason
 
 __all__ = ["speech_level", "level_gain", "file_gains"]
 
@@ -136,7 +135,7 @@ def _excerpt_powers(path, frame, starts, length):
                     break
                 if left > 0:
                     left -= data.shape[0]
-                x = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+                x = _mono(data)
                 n = x.size // frame * frame
                 if n:
                     c = x[:n].reshape(-1, frame)
