@@ -306,3 +306,23 @@ def test_numpy_lse_equals_the_generic_lines(dtype, n_gmms):
     np.testing.assert_array_equal(got, want)
     assert np.isneginf(got[1, 7])
     np.testing.assert_array_equal(_lse_components(a[:1]), want[:1])  # a single GMM
+
+
+def test_full_covariance_of_few_frames_float32(xp):
+    # A component holding fewer frames than dimensions has a covariance held up by the floor
+    # alone; float32 rounding of its statistics must not stop the EM (short-meeting clusters).
+    rng = np.random.default_rng(3)
+    d = 19
+    X = rng.normal(size=(400, d)) * rng.uniform(1, 30, size=d) + 40.0
+    X[:4] = X[:4] * 0.01 + 300.0  # 4 frames far away: one component alone on them
+    labels = np.zeros(400, dtype=int)
+    s = GMMSet.initialize(X, labels, 2, covariance_type="full", xp=xp, dtype="float32")
+    mu = to_numpy(s.means).copy()
+    mu[1] = X[:4].mean(axis=0)
+    s = GMMSet(to_numpy(s.weights), mu, to_numpy(s.covariances), [2], "full", xp=xp,
+               dtype="float32", var_floor=to_numpy(s.var_floor))
+    res = s.fit(X, labels, max_iter=5)
+    assert np.all(np.isfinite(res.log_likelihood))
+    cov = to_numpy(s.covariances).astype(np.float64)
+    assert np.linalg.eigvalsh(cov).min() > 0
+    assert np.all(np.isfinite(to_numpy(s.log_likelihood(X))))

@@ -51,6 +51,26 @@ _CHOLESKY_MESSAGE = (
 # precisions
 
 
+def _floor_value(var_floor, reg_covar, *, xp):
+    """Smallest variance the floors guarantee (0.0 without floors)."""
+    low = 0.0 if var_floor is None else float(xp.min(var_floor))
+    return low + float(reg_covar)
+
+
+def _clip_eigenvalues(cov, floor, *, xp):
+    """Covariances of shape (M, D, D) with every eigenvalue raised to at least ``floor``.
+
+    The statistics of a component with fewer frames than dimensions give a covariance of low rank
+    held up by the floor alone, and rounding in the float32 E-step can leave some of its
+    eigenvalues slightly below the floor, even negative. The flooring the M-step means to apply
+    (``cov + floor * I`` of the exact statistics) is restored in the eigenbasis.
+    """
+    vals, vecs = xp.linalg.eigh(cov)
+    vals = xp.maximum(vals, xp.zeros_like(vals) + floor)
+    out = xp.matmul(vecs * vals[:, None, :], xp.permute_dims(vecs, (0, 2, 1)))
+    return 0.5 * (out + xp.permute_dims(out, (0, 2, 1)))
+
+
 def compute_precision_cholesky(covariances, covariance_type, *, xp):
     """Cholesky factors of the precision matrices, as scikit-learn stores them.
 
@@ -435,8 +455,22 @@ def mstep(Nk, S1, S2, old_means, covariance_type, *, xp, dtype, reg_covar=0.0, v
     else:
         nk2 = xp.reshape(nk, (n_gmms, -1))
         weights = xp.reshape(nk2 / xp.sum(nk2, axis=1, keepdims=True), (-1,))
+    if precisions and covariance_type == "full":
+        # Factored in float64: a float32 Cholesky fails on covariances that are positive definite
+        # but ill-conditioned (a component with fewer frames than dimensions, held up by the
+        # floor alone), which the small clusters of short recordings have.
+        try:
+            prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
+        except NumericalError:
+            floor = _floor_value(var_floor, reg_covar, xp=xp)
+            if floor <= 0.0:
+                raise
+            cov = _clip_eigenvalues(cov, floor, xp=xp)
+            prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
+        prec_chol = xp.astype(prec_chol, dtype)
     weights, means, cov = (xp.astype(a, dtype) for a in (weights, means, cov))
     if not precisions:
         return weights, means, cov, None
-    prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
+    if covariance_type == "diag":
+        prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
     return weights, means, cov, prec_chol
