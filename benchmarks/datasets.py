@@ -22,6 +22,10 @@ realvoice1
 short
     The 20 diarization meetings (35-50 s, 3-6 speakers) of ``speaker_id.py``, rebuilt
     byte-identically from its own functions and random stream.
+realvoicelong
+    Six meetings of 15-60 minutes made like ``realvoice`` (3-7 speakers). The source holds one
+    utterance per speaker, so the tool repeats each phrase cyclically (80-90 identical copies of
+    each in the 60-minute meeting): a test of clustering on repeated material.
 levelspread
     Five 3-minute meetings made like ``realvoice`` (4 speakers, pink noise at 20 dB) whose
     speakers' levels spread +/- 12 dB instead of the tool's +/- 3 dB (quiet, far participants).
@@ -87,6 +91,7 @@ ALL_SETS = (
     "heldout3m",
     "long",
     "levelspread",
+    "realvoicelong",
 )
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
@@ -202,8 +207,17 @@ HELDOUT30S = tuple(
 LEVELSPREAD = tuple(
     RealVoiceSpec(f"ls_{i}", 3, 4, 700 + i, 0.20, 20, level_spread=12.0) for i in range(1, 6)
 )
+# Long meetings of real voices (15-60 minutes, 3-7 speakers).  LibriSpeech_251 holds one
+# utterance per speaker, so concat_meeting.py repeats every phrase of a speaker cyclically: about
+# 80-90 identical copies of each phrase in the 60-minute meeting.  Made to measure how the
+# clustering copes with that (clusters form around repeated phrases rather than voices).
+REALVOICELONG = tuple(
+    RealVoiceSpec(f"rvl_{chr(ord('a') + i)}", minutes, speakers, 31 + i, 0.30)
+    for i, (minutes, speakers) in enumerate(((15, 4), (20, 6), (30, 3), (30, 5), (45, 7), (60, 4)))
+)
 REALVOICE_SETS = {
     "realvoice": REALVOICE,
+    "realvoicelong": REALVOICELONG,
     "levelspread": LEVELSPREAD,
     "realvoice1": REALVOICE1,
     "heldout30s": HELDOUT30S,
