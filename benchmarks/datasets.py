@@ -24,7 +24,7 @@ short
     byte-identically from its own functions and random stream.
 realvoicelong
     Six meetings of 15-60 minutes made like ``realvoice`` (3-7 speakers). The source holds one
-    utterance per speaker, so the tool repeats each phrase cyclically (80-90 identical copies of
+    utterance per speaker, so the tool repeats each phrase cyclically (75-94 identical copies of
     each in the 60-minute meeting): a test of clustering on repeated material.
 levelspread
     Five 3-minute meetings made like ``realvoice`` (4 speakers, pink noise at 20 dB) whose
@@ -209,7 +209,7 @@ LEVELSPREAD = tuple(
 )
 # Long meetings of real voices (15-60 minutes, 3-7 speakers).  LibriSpeech_251 holds one
 # utterance per speaker, so concat_meeting.py repeats every phrase of a speaker cyclically: about
-# 80-90 identical copies of each phrase in the 60-minute meeting.  Made to measure how the
+# 75-94 identical copies of each phrase in the 60-minute meeting.  Made to measure how the
 # clustering copes with that (clusters form around repeated phrases rather than voices).
 REALVOICELONG = tuple(
     RealVoiceSpec(f"rvl_{chr(ord('a') + i)}", minutes, speakers, 31 + i, 0.30)
