@@ -364,6 +364,17 @@ def _lookup(key, source):
     return spec
 
 
+def _check_backend(name, source):
+    """Raise :class:`ConfigError` if the array library of ``backend`` does not import here."""
+    from ._xp import get_xp
+
+    try:
+        get_xp(name)
+    except ImportError as exc:
+        where = f" ({source})" if source else ""
+        raise ConfigError(f"{exc}{where}") from None
+
+
 def make_settings(values, source=None, check_required=True):
     """Build :class:`Settings` from a mapping of names (any case, ``-`` or ``_``) to values.
 
@@ -391,6 +402,8 @@ def make_settings(values, source=None, check_required=True):
         if value is None and spec.required:
             continue
         typed[spec.name] = spec.convert(value)
+    if typed.get("backend", "numpy") != "numpy":
+        _check_backend(typed["backend"], source)
     if check_required:
         where = f" in {source}" if source else ""
         for spec in SCHEMA:

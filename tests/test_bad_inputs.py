@@ -12,6 +12,7 @@ import json
 import os
 import re
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -273,6 +274,13 @@ def _output_is_directory(c):
     return c.htk_run(c.htk()), 1, str(c.rttm), "output path is a directory"
 
 
+def _backend_library_missing(c):
+    # cupy absent (simulated where it is installed): a configuration error, not a traceback
+    c.monkeypatch.setitem(sys.modules, "cupy", None)
+    c.monkeypatch.setitem(sys.modules, "array_api_compat.cupy", None)
+    return c.htk_run(c.htk(), "--backend", "cupy"), 2, "'cupy' backend", "needs cupy: install"
+
+
 CATALOGUE = {
     "01-config-missing": _cfg_missing,
     "02-config-no-section": _cfg_no_section,
@@ -305,6 +313,7 @@ CATALOGUE = {
     "30b-output-dir-not-writable": _output_dir_not_writable,
     "31-basename-space": _basename_space,
     "32-output-is-directory": _output_is_directory,
+    "33-backend-library-missing": _backend_library_missing,
 }
 
 
@@ -442,6 +451,18 @@ def test_batch_config_error_stops_before_any_work(row, tmp_path, capsys):
     argv, status, names, problem = CATALOGUE[row](c)
     out = tmp_path / "batch_out"
     assert main(["batch", c.htk("b.htk"), "-o", str(out), "--jobs", "1", *argv]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarizer: error: ")
+    assert names in lines[0] and re.search(problem, lines[0]), lines
+    assert not out.exists()
+
+
+def test_batch_with_a_missing_backend_library_stops_before_any_work(tmp_path, capsys,
+                                                                     monkeypatch):
+    c = Case(tmp_path, monkeypatch)
+    argv, status, names, problem = _backend_library_missing(c)
+    out = tmp_path / "batch_out"
+    assert main(["batch", c.htk("b.htk"), "-o", str(out), "--jobs", "1", "--backend", "cupy"]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("diarizer: error: ")
     assert names in lines[0] and re.search(problem, lines[0]), lines
