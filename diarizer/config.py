@@ -375,6 +375,21 @@ def _check_backend(name, source):
         raise ConfigError(f"{exc}{where}") from None
 
 
+def _check_mfcc(typed, source):
+    """Raise :class:`ConfigError` if the MFCC settings cannot go together."""
+    where = f" in {source}" if source else ""
+    get = lambda name: typed.get(name, _BY_LOWER[name.lower()].default)  # noqa: E731
+    n_mfcc, n_mels = get("n_mfcc"), get("n_mels")
+    if n_mfcc >= n_mels:
+        raise ConfigError(f"The 'n_mfcc' setting ({n_mfcc}) must be smaller than 'n_mels'"
+                          f" ({n_mels}){where}: the DCT of {n_mels} mel bands has"
+                          f" {n_mels - 1} coefficients after c0.")
+    window, hop, rate = get("mfcc_window"), get("mfcc_hop"), get("sample_rate")
+    if round(window * rate) < round(hop * rate):
+        raise ConfigError(f"The 'mfcc_window' setting ({window:g} s) must not be shorter than"
+                          f" 'mfcc_hop' ({hop:g} s){where}: frames would skip samples.")
+
+
 def make_settings(values, source=None, check_required=True):
     """Build :class:`Settings` from a mapping of names (any case, ``-`` or ``_``) to values.
 
@@ -404,6 +419,7 @@ def make_settings(values, source=None, check_required=True):
         typed[spec.name] = spec.convert(value)
     if typed.get("backend", "numpy") != "numpy":
         _check_backend(typed["backend"], source)
+    _check_mfcc(typed, source)
     if check_required:
         where = f" in {source}" if source else ""
         for spec in SCHEMA:

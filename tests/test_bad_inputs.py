@@ -281,6 +281,15 @@ def _backend_library_missing(c):
     return c.htk_run(c.htk(), "--backend", "cupy"), 2, "'cupy' backend", "needs cupy: install"
 
 
+def _n_mfcc_too_large(c):
+    return c.htk_run(c.htk(), "--n-mfcc", "60"), 2, "'n_mfcc' setting (60)", "smaller than 'n_mels'"
+
+
+def _window_shorter_than_hop(c):
+    return (c.htk_run(c.htk(), "--mfcc-window", "0.005", "--mfcc-hop", "0.1"), 2,
+            "'mfcc_window' setting (0.005 s)", "must not be shorter than 'mfcc_hop'")
+
+
 CATALOGUE = {
     "01-config-missing": _cfg_missing,
     "02-config-no-section": _cfg_no_section,
@@ -314,6 +323,8 @@ CATALOGUE = {
     "31-basename-space": _basename_space,
     "32-output-is-directory": _output_is_directory,
     "33-backend-library-missing": _backend_library_missing,
+    "34-n-mfcc-too-large": _n_mfcc_too_large,
+    "35-mfcc-window-shorter-than-hop": _window_shorter_than_hop,
 }
 
 
@@ -466,4 +477,15 @@ def test_batch_with_a_missing_backend_library_stops_before_any_work(tmp_path, ca
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("diarizer: error: ")
     assert names in lines[0] and re.search(problem, lines[0]), lines
+    assert not out.exists()
+
+
+def test_batch_with_mfcc_settings_that_cannot_go_together_stops_before_any_work(tmp_path,
+                                                                                 capsys):
+    c = Case(tmp_path)
+    out = tmp_path / "batch_out"
+    assert main(["batch", c.htk("b.htk"), "-o", str(out), "--jobs", "1", "--n-mfcc", "40"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarizer: error: ")
+    assert "'n_mfcc' setting (40) must be smaller than 'n_mels' (40)" in lines[0], lines
     assert not out.exists()
