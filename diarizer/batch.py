@@ -385,7 +385,11 @@ def _run_dask(meetings, settings, address, on_result, n_workers=2):
                                dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(address)
+        try:
+            client = Client(address)
+        except (OSError, TimeoutError) as exc:  # refused, unknown host, no answer in time
+            raise InputError(None, f"cannot connect to the Dask scheduler at {address!r}:"
+                                   f" {_one_line(exc)}") from None
     try:
         futures = {client.submit(diarize_meeting, m, settings, key=f"diarize-{i}-{m.name}",
                                  pure=False): m for i, m in enumerate(meetings)}

@@ -252,6 +252,20 @@ def test_dask_local_cluster_is_byte_identical(tmp_path, data):
     assert lines[-1]["status"] == "3 ok, 1 failed"
 
 
+def test_dask_scheduler_that_does_not_answer_is_one_line_error(tmp_path, data, capsys):
+    pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        status = main(["batch", str(data["audio"]), "-o", str(tmp_path / "out"),
+                       "--dask", "tcp://127.0.0.1:1"])
+    assert status == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("diarizer: error: cannot connect to the Dask"
+                                               " scheduler at 'tcp://127.0.0.1:1'"), err
+    assert not [f for f in os.listdir(tmp_path / "out") if f.endswith((".rttm", ".gmm"))]
+
+
 # --- imports ---------------------------------------------------------------------------------
 
 def test_import_and_help_load_no_optional_extra():
