@@ -107,6 +107,8 @@ def test_write_to_missing_directory_is_input_error(tmp_path):
     ("SPEAKER m 1 nan 1.0 <NA> <NA> A <NA>", "line 2: start time 'nan' is not finite"),
     ("SPEAKER m 1 0.0 inf <NA> <NA> A <NA>", "line 2: duration 'inf' is not finite"),
     ("SPEAKER m 1 0.0 -1.0 <NA> <NA> A <NA>", "line 2: negative duration -1.0"),
+    ("m 0.0 1.0 A", "line 2: unknown RTTM record type 'm' \\(not an RTTM file\\?\\)"),
+    ("start end speaker", "line 2: unknown RTTM record type 'start'"),
 ])
 def test_malformed_lines_name_path_and_line(tmp_path, line, match):
     path = write(tmp_path, "SPEAKER m 1 0 1 <NA> <NA> A <NA> <NA>\n" + line + "\n")

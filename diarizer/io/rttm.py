@@ -58,6 +58,11 @@ class RTTMTurn:
         return self.start + self.duration
 
 
+
+RTTM_TYPES = frozenset({"SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH",
+                        "FILLER", "EDIT", "IP", "SU", "CB", "A/P", "SPEAKER", "SPKR-INFO"})
+"""The record types md-eval-22 knows; a line of another type is an error there and here."""
+
 def read_rttm(path, keep_empty=False):
     """Read the ``SPEAKER`` turns of an RTTM file.
 
@@ -95,7 +100,11 @@ def read_rttm(path, keep_empty=False):
         fields = line.split()
         if not fields or fields[0].startswith((";", "#")):
             continue
-        if fields[0].upper() != "SPEAKER":
+        kind = fields[0].upper()
+        if kind not in RTTM_TYPES:  # md-eval stops on these too
+            raise InputError(path, f"line {lineno}: unknown RTTM record type {fields[0][:40]!r}"
+                                   " (not an RTTM file?)")
+        if kind != "SPEAKER":
             continue
         if len(fields) < 9:
             raise InputError(path, f"line {lineno}: a SPEAKER line needs at least 9 fields, "
