@@ -34,7 +34,8 @@ CONFIGS = os.path.join(HERE, "..", "configs")
 
 ORIGINAL = {"sad": "none", "resegmentation": "majority", "gmm_init": "original", "ccr": "0",
             "ccr_long": "0", "initial_segmentation": "uniform", "merge_candidates": "0",
-            "max_cluster_frames": "0", "reseg_tol": "0", "ensemble_runs": "1", "bridge_pauses": "0"}
+            "max_cluster_frames": "0", "reseg_tol": "0", "ensemble_runs": "1", "bridge_pauses": "0",
+            "min_speakers": "1"}
 SYSTEMS = {
     # the original behaviour: no speech detection, majority vote, original seeding, fixed K
     "original-fast": ("fast.cfg", ORIGINAL),

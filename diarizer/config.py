@@ -279,8 +279,9 @@ SCHEMA = (
             min=1, group="model"),
     Setting("num_speakers", "int", 0, "exact number of speakers when known (0 = estimate)",
             min=0, group="model"),
-    Setting("min_speakers", "int", 0, "never output fewer speakers than this (0 = no minimum)",
-            min=0, group="model"),
+    Setting("min_speakers", "int", 0, "never output fewer speakers than this (0 = automatic:"
+            " 2, as a meeting has at least two participants, or max_speakers if that is 1; set"
+            " 1 for recordings that may hold a single speaker)", min=0, group="model"),
     Setting("max_speakers", "int", 0, "never output more speakers than this (0 = no maximum);"
             " initial_clusters is raised to it if needed", min=0, group="model"),
     Setting("gmm_init", "choice", "kmeans", "seeding of the initial cluster GMMs: original"

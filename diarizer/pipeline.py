@@ -312,10 +312,20 @@ def _transform(X, settings):
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
+MEETING_MIN_SPEAKERS = 2
+"""Automatic ``min_speakers``: a meeting has at least two participants. Over seeds 0-3 the
+ten real recordings went from 24.08 to 22.65 % Forgiving DER and the held-out 30-second
+meetings from 9.84 to 3.38 % (two-person clips no longer merge into one speaker); ten
+single-speaker recordings went from 7.98 to 18.25 % (seed 0), hence ``min_speakers = 1``."""
+
 def _speaker_bounds(settings):
-    """(min clusters, max clusters (0 = none), initial clusters) from the speaker-count settings."""
-    lo = settings.num_speakers or settings.min_speakers or 1
+    """(min clusters, max clusters (0 = none), initial clusters) from the speaker-count settings.
+
+    Without ``num_speakers`` or ``min_speakers`` the minimum is :data:`MEETING_MIN_SPEAKERS` (at
+    most ``max_speakers``): short recordings of two people otherwise merge into one cluster.
+    """
     hi = settings.num_speakers or settings.max_speakers
+    lo = settings.num_speakers or settings.min_speakers or min(MEETING_MIN_SPEAKERS, hi or 2)
     if hi and lo > hi:
         raise ConfigError(f"The 'min_speakers' setting ({lo}) must not exceed 'max_speakers' "
                           f"({hi}).")

@@ -136,8 +136,10 @@ def test_feature_options(kw, n_features):
     ({"ccr_long": 5.0}, 6),  # 60 s / (2 x 5 s) = 6 clusters
     ({"ccr_long": 2.0}, 9),  # 60 s / (2 x 2 s) = 15, capped at max_initial_clusters
     ({"ccr_long": 2.0, "max_initial_clusters": 3}, 4),  # never below initial_clusters
-    ({"ccr_long": 5.0, "ccr": 20.0}, 1),  # ccr still lowers the count of short recordings
-], ids=["default", "grows", "capped", "cap-below", "ccr"])
+    ({"ccr_long": 5.0, "ccr": 20.0}, 2),  # ccr still lowers the count of short recordings,
+    # but not below the automatic minimum of two speakers
+    ({"ccr_long": 5.0, "ccr": 20.0, "min_speakers": 1}, 1),
+], ids=["default", "grows", "capped", "cap-below", "ccr", "ccr-one-speaker"])
 def test_initial_clusters_grow_with_speech(monkeypatch, kw, expected):
     import diarizer.pipeline as pl
 

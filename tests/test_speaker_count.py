@@ -43,3 +43,30 @@ def test_initial_clusters_raised_to_max(caplog):
 def test_min_above_max_refused():
     with pytest.raises(ConfigError, match="'min_speakers' setting \\(3\\) must not exceed"):
         diarize(three_speakers(), min_speakers=3, max_speakers=2, **SMALL)
+
+
+def one_speaker(seed=0, d=6, n=4000):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, size=d)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kw,lo", [
+    ({}, 2),  # automatic: a meeting has at least two participants
+    ({"max_speakers": 1}, 1),  # the automatic minimum yields to a maximum of one
+    ({"max_speakers": 3}, 2),
+    ({"min_speakers": 1}, 1),  # recordings that may hold one speaker
+    ({"min_speakers": 3}, 3),
+    ({"num_speakers": 4}, 4),
+])
+def test_automatic_minimum_of_two_speakers(kw, lo):
+    from diarizer.config import make_settings
+    from diarizer.pipeline import _speaker_bounds
+
+    settings = make_settings({"audio": "x.wav", "output_cluster": "x.rttm", **kw})
+    assert _speaker_bounds(settings)[0] == lo
+
+
+def test_one_voice_gives_two_labels_by_default_and_one_with_min_speakers_1():
+    X = one_speaker()  # Gaussian frames: merging them needs a tolerance (see test_pipeline)
+    assert diarize(X, merge_tolerance=0.05, **SMALL).n_speakers == 2
+    assert diarize(X, merge_tolerance=0.05, min_speakers=1, **SMALL).n_speakers == 1
