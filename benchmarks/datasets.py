@@ -26,6 +26,11 @@ realvoicelong
     Six meetings of 15-60 minutes made like ``realvoice`` (3-7 speakers). The source holds one
     utterance per speaker, so the tool repeats each phrase cyclically (75-94 identical copies of
     each in the 60-minute meeting): a test of clustering on repeated material.
+mono
+    Ten single-speaker recordings cut from meetings of other sets: each voice of ``speed_10m``
+    and ``rv5_b`` and the first two of ``rv5_d`` alone, the other speakers' speech silenced
+    (so ``speed`` and ``realvoice`` are generated first). Made to measure the automatic minimum
+    of two speakers on recordings of one.
 levelspread
     Five 3-minute meetings made like ``realvoice`` (4 speakers, pink noise at 20 dB) whose
     speakers' levels spread +/- 12 dB instead of the tool's +/- 3 dB (quiet, far participants).
@@ -92,6 +97,7 @@ ALL_SETS = (
     "long",
     "levelspread",
     "realvoicelong",
+    "mono",
 )
 PEER_SETS = ("real", "synthetic10", "realvoice")
 MANIFEST_COLUMNS = ("meeting", "wav", "rttm", "uem", "minutes", "speakers")
@@ -609,6 +615,50 @@ def concat_meetings(parts: list[Path], folder: Path, name: str, block: int = SR 
     logger.info("%s: %d parts, %.1f s", folder / name, len(parts), total / SR)
 
 
+MONO_SOURCES = (("speed", "speed_10m", 4), ("realvoice", "rv5_b", 4), ("realvoice", "rv5_d", 2))
+
+
+def make_mono(folder: Path, cache: Path) -> list[str]:
+    """Single-speaker recordings (the `mono` set) from meetings of other sets; return their names.
+
+    For every speaker kept (the first ``n`` in sorted order of each source meeting of
+    `MONO_SOURCES`), the meeting's audio is kept where the speaker talks (widened by 0.1 s each
+    side) and other speakers do not, and silenced elsewhere; the reference holds that speaker's
+    turns of which at most half overlaps another speaker.
+    """
+    names = []
+    for set_name, meeting, n in MONO_SOURCES:
+        wav = cache / set_name / f"{meeting}.wav"
+        if not wav.exists():
+            raise FileNotFoundError(f"{wav}: generate the {set_name!r} set first")
+        x, sr = sf.read(str(wav), dtype="float32")
+        turns = read_rttm_turns(wav.with_suffix(".rttm"))
+        for spk in sorted({t[3] for t in turns})[:n]:
+            name = f"mono_{meeting}_{spk}"
+            names.append(name)
+            if _complete(folder, name):
+                continue
+            own, other = np.zeros(len(x), bool), np.zeros(len(x), bool)
+            for _, on, dur, who in turns:
+                (own if who == spk else other)[int(on * sr):int((on + dur) * sr)] = True
+            keep = np.convolve(own.astype(float), np.ones(int(0.2 * sr)), "same") > 0
+            keep &= ~other
+            sf.write(str(folder / f"{name}.wav"), np.where(keep, x, 0.0).astype(np.float32), sr,
+                     subtype="PCM_16")
+            lines = []
+            for _, on, dur, who in turns:
+                a, b = int(on * sr), int((on + dur) * sr)
+                if who == spk and other[a:b].mean() < 0.5:
+                    lines.append(f"SPEAKER {name} 1 {on:.3f} {dur:.3f} <NA> <NA> {spk} <NA> <NA>\n")
+            (folder / f"{name}.rttm").write_text("".join(lines))
+            (folder / f"{name}.uem").write_text(f"{name} 1 0.000 {len(x) / sr:.3f}\n")
+            (folder / f"{name}.json").write_text(json.dumps(
+                {"name": name, "built_by": "benchmarks/datasets.py make_mono", "source": str(wav),
+                 "speaker": spk}, indent=1))
+            logger.info("%s: %d turns of %s", folder / name, len(lines), spk)
+    return names
+
+
 def make_real(folder: Path, shared: Path) -> None:
     """Link the 10 trustworthy recordings with per-file reference RTTM and channel-1 UEM."""
     data = shared / "data"
@@ -680,6 +730,8 @@ def generate(cache: Path, shared: Path, sets: list[str], tts_root: Path) -> dict
         elif name == "real":
             make_real(folder, shared)
             names = list(REAL_FILES)
+        elif name == "mono":
+            names = make_mono(folder, cache)
         else:
             raise ValueError(f"unknown set {name!r}; choose from {', '.join(ALL_SETS)}")
         manifests[name] = write_manifest(folder, names)
