@@ -379,7 +379,10 @@ def _check_backend(name, source):
 def _check_mfcc(typed, source):
     """Raise :class:`ConfigError` if the MFCC settings cannot go together."""
     where = f" in {source}" if source else ""
-    get = lambda name: typed.get(name, _BY_LOWER[name.lower()].default)  # noqa: E731
+
+    def get(name):
+        return typed.get(name, _BY_LOWER[name.lower()].default)
+
     n_mfcc, n_mels = get("n_mfcc"), get("n_mels")
     if n_mfcc >= n_mels:
         raise ConfigError(f"The 'n_mfcc' setting ({n_mfcc}) must be smaller than 'n_mels'"

@@ -318,6 +318,7 @@ ten real recordings went from 24.08 to 22.65 % Forgiving DER and the held-out 30
 meetings from 9.84 to 3.38 % (two-person clips no longer merge into one speaker); ten
 single-speaker recordings went from 7.98 to 18.25 % (seed 0), hence ``min_speakers = 1``."""
 
+
 def _speaker_bounds(settings):
     """(min clusters, max clusters (0 = none), initial clusters) from the speaker-count settings.
 
@@ -325,7 +326,8 @@ def _speaker_bounds(settings):
     most ``max_speakers``): short recordings of two people otherwise merge into one cluster.
     """
     hi = settings.num_speakers or settings.max_speakers
-    lo = settings.num_speakers or settings.min_speakers or min(MEETING_MIN_SPEAKERS, hi or 2)
+    lo = (settings.num_speakers or settings.min_speakers
+          or min(MEETING_MIN_SPEAKERS, hi or MEETING_MIN_SPEAKERS))
     if hi and lo > hi:
         raise ConfigError(f"The 'min_speakers' setting ({lo}) must not exceed 'max_speakers' "
                           f"({hi}).")

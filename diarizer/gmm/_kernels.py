@@ -51,10 +51,22 @@ _CHOLESKY_MESSAGE = (
 # precisions
 
 
-def _floor_value(var_floor, reg_covar, *, xp):
-    """Smallest variance the floors guarantee (0.0 without floors)."""
-    low = 0.0 if var_floor is None else float(xp.min(var_floor))
-    return low + float(reg_covar)
+def _full_precisions(cov, var_floor, reg_covar, *, xp):
+    """Float64 full covariances (M, D, D) and their precision Cholesky factors.
+
+    Factored in float64: a float32 Cholesky fails on covariances that are positive definite but
+    ill-conditioned (a component with fewer frames than dimensions, held up by the floor alone),
+    which the small clusters of short recordings have. Where even that fails, the eigenvalues are
+    raised to the floors (:func:`_clip_eigenvalues`); without floors the error stands.
+    """
+    try:
+        return cov, compute_precision_cholesky(cov, "full", xp=xp)
+    except NumericalError:
+        floor = (0.0 if var_floor is None else float(xp.min(var_floor))) + float(reg_covar)
+        if floor <= 0.0:
+            raise
+        cov = _clip_eigenvalues(cov, floor, xp=xp)
+        return cov, compute_precision_cholesky(cov, "full", xp=xp)
 
 
 def _clip_eigenvalues(cov, floor, *, xp):
@@ -456,21 +468,10 @@ def mstep(Nk, S1, S2, old_means, covariance_type, *, xp, dtype, reg_covar=0.0, v
         nk2 = xp.reshape(nk, (n_gmms, -1))
         weights = xp.reshape(nk2 / xp.sum(nk2, axis=1, keepdims=True), (-1,))
     if precisions and covariance_type == "full":
-        # Factored in float64: a float32 Cholesky fails on covariances that are positive definite
-        # but ill-conditioned (a component with fewer frames than dimensions, held up by the
-        # floor alone), which the small clusters of short recordings have.
-        try:
-            prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
-        except NumericalError:
-            floor = _floor_value(var_floor, reg_covar, xp=xp)
-            if floor <= 0.0:
-                raise
-            cov = _clip_eigenvalues(cov, floor, xp=xp)
-            prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
-        prec_chol = xp.astype(prec_chol, dtype)
+        cov, prec_chol = _full_precisions(cov, var_floor, reg_covar, xp=xp)  # float64
     weights, means, cov = (xp.astype(a, dtype) for a in (weights, means, cov))
     if not precisions:
         return weights, means, cov, None
     if covariance_type == "diag":
-        prec_chol = compute_precision_cholesky(cov, covariance_type, xp=xp)
-    return weights, means, cov, prec_chol
+        prec_chol = compute_precision_cholesky(cov, "diag", xp=xp)
+    return weights, means, cov, xp.astype(prec_chol, dtype, copy=False)

@@ -1,7 +1,8 @@
 """NIST RTTM speaker turns: read, format, write.
 
-Only ``SPEAKER`` lines are kept; every other record type (``SPKR-INFO``, ``LEXEME``, ...) and
-comment lines starting with ``;`` or ``#`` are skipped, as md-eval skips them for diarization.
+Only ``SPEAKER`` lines are kept; the other record types md-eval knows (``SPKR-INFO``, ``LEXEME``,
+...) and comment lines starting with ``;`` or ``#`` are skipped, as md-eval skips them for
+diarization. A line of a type md-eval does not know is an error, as it is in md-eval.
 An RTTM ``SPEAKER`` line has 9 or 10 whitespace-separated fields (more are ignored)::
 
     SPEAKER <uri> <channel> <start s> <duration s> <NA> <NA> <speaker> <NA> [<NA>]
@@ -58,10 +59,10 @@ class RTTMTurn:
         return self.start + self.duration
 
 
-
 RTTM_TYPES = frozenset({"SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH",
                         "FILLER", "EDIT", "IP", "SU", "CB", "A/P", "SPEAKER", "SPKR-INFO"})
 """The record types md-eval-22 knows; a line of another type is an error there and here."""
+
 
 def read_rttm(path, keep_empty=False):
     """Read the ``SPEAKER`` turns of an RTTM file.
@@ -83,8 +84,9 @@ def read_rttm(path, keep_empty=False):
     Raises
     ------
     InputError
-        The file cannot be read or is not UTF-8, or a ``SPEAKER`` line has fewer than 9 fields,
-        a non-numeric or non-finite time, or a negative duration
+        The file cannot be read or is not UTF-8, a line has a record type md-eval does not know,
+        or a ``SPEAKER`` line has fewer than 9 fields, a non-numeric or non-finite time, or a
+        negative duration
         (``"<path>: line N: <problem>"``).
 
     Examples
