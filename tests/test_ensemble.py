@@ -65,8 +65,8 @@ def test_ensemble_keeps_the_chosen_run(caplog):
                           agglomerative_clustering(X, seed=5, **args).labels)
 
 
-@pytest.mark.parametrize("speech, runs", [(30.0, 8), (150.0, 8), (300.0, 4), (400.0, 3), (500.0, 1),
-                                          (1199.0, 1), (7200.0, 1)])
+@pytest.mark.parametrize("speech, runs", [(30.0, 16), (150.0, 16), (300.0, 16), (350.0, 13),
+                                          (400.0, 12), (401.0, 1), (500.0, 1), (7200.0, 1)])
 def test_automatic_runs_from_the_budget(speech, runs):
     settings = read_config(None, {}, check_required=False)
     assert _ensemble_runs(settings, speech) == runs
@@ -84,7 +84,7 @@ def test_no_ensemble_when_nothing_is_random():
                            check_required=False)
     assert _ensemble_runs(settings, 30.0) == 1
     settings = read_config(None, {"initial_segmentation": "uniform"}, check_required=False)
-    assert _ensemble_runs(settings, 30.0) == 8  # k-means seeding of the GMMs still draws
+    assert _ensemble_runs(settings, 30.0) == 16  # k-means seeding of the GMMs still draws
 
 
 def test_runs_alternate_between_initial_cluster_counts(caplog):
