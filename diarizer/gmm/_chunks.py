@@ -232,6 +232,7 @@ def _frames_blocks(frames, mask, W, owner, starts, B, *, xp, stats, padded):
     fast = _is_numpy(xp)
     floor = exp_floor(frames.dtype, xp=xp)
     buf = xp.empty((B, K, cs), dtype=frames.dtype)
+    scratch = _scratch_for(W, B, K, cs, frames.dtype, xp=xp, stats=stats)
     lls, sts = [], []
     dirty = True  # the buffer's constant row is not known to be all ones
     for a in starts:
@@ -248,7 +249,8 @@ def _frames_blocks(frames, mask, W, owner, starts, B, *, xp, stats, padded):
             buf[:k, 2 * D, :] = mask[a:b, ...]
             dirty = pad
         Zb = buf if k == B else buf[:k, ...]
-        _score_block(Zb, W, owner[a:b], lls, sts, xp=xp, floor=floor, pad=pad, stats=stats)
+        _score_block(Zb, W, owner[a:b], lls, sts, xp=xp, floor=floor, pad=pad, stats=stats,
+                     scratch=scratch)
     return lls, sts
 
 
@@ -288,16 +290,17 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
     n_chunks, K, cs = design.shape
     B = min(max(1, int(budget or ESTEP_BUDGET) // (K * cs)), n_chunks)
     floor = exp_floor(design.dtype, xp=xp)
+    scratch = _scratch_for(W, B, K, cs, design.dtype, xp=xp, stats=stats)
     lls, sts = [], []
     for a in range(0, n_chunks, B):
         b = min(a + B, n_chunks)
         pad = padded is None or bool(np.any(padded[a:b]))
         _score_block(design[a:b, ...], W, owner[a:b], lls, sts, xp=xp, floor=floor, pad=pad,
-                     stats=stats)
+                     stats=stats, scratch=scratch)
     return _joined(lls, sts, stats, xp=xp)
 
 
-def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats):
+def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats, scratch=None):
     """Log-likelihoods (and statistics) of one block of design chunks, appended to the lists."""
     K = Zb.shape[1]
     Wb = W[0:1, ...] if W.shape[0] == 1 else xp.take(W, owner, axis=0)
@@ -315,8 +318,26 @@ def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats):
         ll = ll * Zb[:, K - 1, :]  # padding frames: constant row 0
     lls.append(xp.sum(xp.astype(ll, xp.float64, copy=False), axis=1))
     if stats:
-        e *= (1.0 / tot)[:, None, :]
+        inv = (1.0 / tot)[:, None, :]
+        if scratch is not None and e.shape[1] > K:
+            # more components than design rows: dividing the (k, 2D+1, cs) design costs less
+            # than dividing the (k, M, cs) exponentials (the design is read again: a copy)
+            Zb = np.multiply(Zb, inv, out=scratch[:Zb.shape[0], ...])
+        else:
+            e *= inv
         sts.append(xp.astype(xp.matmul(e, xp.permute_dims(Zb, (0, 2, 1))), xp.float64))
+
+
+def _scratch_for(W, B, K, cs, dtype, *, xp, stats):
+    """Buffer for the divided design of :func:`_score_block`, or None where it is not used.
+
+    Only on numpy (``out=``), with statistics, and for GMMs of more components than design rows
+    ``2D+1``. Single-GMM E-step, 128 components, 360 000 float32 frames: 0.119 s against
+    0.128 s (best of 12, interleaved); the statistics agree to rounding.
+    """
+    if not (stats and _is_numpy(xp) and W.shape[1] > K):
+        return None
+    return np.empty((B, K, cs), dtype=dtype)
 
 
 def _joined(lls, sts, stats, *, xp):
