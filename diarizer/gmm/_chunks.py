@@ -319,9 +319,10 @@ def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats, scratch=None)
     lls.append(xp.sum(xp.astype(ll, xp.float64, copy=False), axis=1))
     if stats:
         inv = (1.0 / tot)[:, None, :]
-        if scratch is not None and e.shape[1] > K:
-            # more components than design rows: dividing the (k, 2D+1, cs) design costs less
-            # than dividing the (k, M, cs) exponentials (the design is read again: a copy)
+        if scratch is not None:
+            # more components than design rows (:func:`_scratch_for`): dividing the
+            # (k, 2D+1, cs) design costs less than dividing the (k, M, cs) exponentials (the
+            # design is read again: a copy)
             Zb = np.multiply(Zb, inv, out=scratch[:Zb.shape[0], ...])
         else:
             e *= inv
