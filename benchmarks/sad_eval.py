@@ -4,6 +4,7 @@
                                   [--sets synthetic10,realvoice]
                                   [--speed /work/cache/meetings/speed/speed_1h.wav]
                                   [--set min_silence=0.4 --set pad=0.1 ...]
+                                  [--output OUT_DIR ...]
 
 The detectors (``sad`` = ``energy``: a log-energy threshold; ``model``: GMMs bootstrapped from it;
 and, when ``webrtcvad`` is installed, ``webrtc``: the WebRTC VAD; ``model_webrtc``: speech where
@@ -26,6 +27,10 @@ overrides them. Under each table the errors are split by where they are (seconds
     FA    bridge  a reference silence with reference speech on both sides filled in
           edge    reference speech on one side only: a turn extended
           isolated  no reference speech next to it: a sound the reference does not count
+
+``--output DIR`` scores, instead of the detectors, the speech of diarization outputs: the union of
+the turns of ``DIR/<uri>.rttm`` (e.g. ``benchmarks/accuracy.py --out`` run directories of the real
+set), after the clustering, the resegmentation and ``bridge_pauses``: the speech a user receives.
 
 The ``sad s`` column is the detector's own time (features
 excluded). ``--speed WAV`` also times both detectors on that file's features (best of 3, after
@@ -181,18 +186,49 @@ def _read(wav):
 
 
 def evaluate(items, detector, **sad_kw):
+    """Score ``detector`` on every ``(name, wav, regions)`` item; print the table."""
+    elapsed = [0.0]
+
+    def masks():
+        for name, wav, regions in items:
+            y, vad_gain = _read(wav)
+            e, X = log_energy(y), mfcc(y)
+            t = time.perf_counter()
+            sys_ = _detect(detector, X, e, y, vad_gain, **sad_kw)
+            elapsed[0] += time.perf_counter() - t
+            yield name, _paint(regions, e.size), sys_
+
+    return _score(detector, masks(), lambda: f"  sad s {elapsed[0]:.2f}")
+
+
+def evaluate_output(items, out_dir):
+    """Score the speech of a diarization output: the union of the turns of ``out_dir/<uri>.rttm``.
+
+    This is the speech a user of the pipeline receives: the detector's regions after the
+    clustering, the resegmentation and the bridging of same-speaker pauses
+    (``bridge_pauses``). Items without an RTTM in ``out_dir`` are left out (and named).
+    """
+    import soundfile as sf
+
+    def masks():
+        for name, wav, regions in items:
+            path = os.path.join(out_dir, name + ".rttm")
+            if not os.path.exists(path):
+                print(f"{name}: no {path}, left out")
+                continue
+            n = int(round(sf.info(wav).duration / HOP))
+            yield name, _paint(regions, n), _paint(_rttm_regions(path, name), n)
+
+    return _score(f"output of {out_dir}", masks(), lambda: "")
+
+
+def _score(title, masks, tail):
+    """Print the per-file table of ``(name, ref, sys)`` masks, the total and where errors are."""
     rows = []
     where = np.zeros(6)
-    elapsed = 0.0
-    print(f"\n{detector}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
+    print(f"\n{title}:\n{'file':8s} {'ref s':>7s} {'sys s':>7s} {'miss s':>7s} {'FA s':>7s}"
           f" {'miss %':>7s} {'FA %':>7s}")
-    for name, wav, regions in items:
-        y, vad_gain = _read(wav)
-        e, X = log_energy(y), mfcc(y)
-        t = time.perf_counter()
-        sys_ = _detect(detector, X, e, y, vad_gain, **sad_kw)
-        elapsed += time.perf_counter() - t
-        ref = _paint(regions, e.size)
+    for name, ref, sys_ in masks:
         miss = np.count_nonzero(ref & ~sys_) * HOP
         fa = np.count_nonzero(~ref & sys_) * HOP
         tot = np.count_nonzero(ref) * HOP
@@ -200,10 +236,13 @@ def evaluate(items, detector, **sad_kw):
         where += np.concatenate([_where(ref & ~sys_, sys_), _where(~ref & sys_, ref)])
         print(f"{name:8s} {tot:7.2f} {sys_.sum() * HOP:7.2f} {miss:7.2f} {fa:7.2f}"
               f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%")
+    if not rows:
+        print("nothing to score")
+        return 0.0, 0.0, 0.0
     tot, miss, fa = np.sum(rows, axis=0)
     print(f"{'TOTAL':8s} {tot:7.2f} {'':7s} {miss:7.2f} {fa:7.2f}"
           f" {100 * miss / tot:6.1f}% {100 * fa / tot:6.1f}%"
-          f"  miss+FA {100 * (miss + fa) / tot:.1f}%  sad s {elapsed:.2f}")
+          f"  miss+FA {100 * (miss + fa) / tot:.1f}%{tail()}")
     parts = [f"{kind} {name} {sec:.2f} s ({100 * sec / tot:.1f}%)"
              for (kind, names), secs in zip(_KINDS, (where[:3], where[3:]))
              for name, sec in zip(names, secs)]
@@ -237,6 +276,10 @@ def main(argv=None):
     parser.add_argument("--speed", help="a long WAV to time the detectors on")
     parser.add_argument("--blas-threads", type=int, default=1)
     parser.add_argument("--only-speed", action="store_true", help="skip the accuracy tables")
+    parser.add_argument("--output", nargs="+", default=[], metavar="DIR",
+                        help="instead of the detectors, score the speech of diarization outputs:"
+                        " the union of the turns of DIR/<uri>.rttm (e.g. an accuracy.py --out"
+                        " run directory of the real set)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="keyword of both detectors (min_silence, min_speech) or, for"
                         " keys only model_sad takes (pad, clip, ...), of the model detector")
@@ -253,6 +296,10 @@ def _run(args):
     real = [c for c in cases(args.root) if c[0] not in ("count", "count2")]
     synth = list(cache_cases(args.cache, tuple(filter(None, args.sets.split(",")))))
     kw = _parse_set(args.set)
+    if args.output:
+        for out_dir in args.output:
+            evaluate_output(real + synth, out_dir)
+        return
     for detector in detectors() if not args.only_speed else ():
         evaluate(real, detector, **kw)
         if synth:
