@@ -19,15 +19,20 @@ from ._kernels import compute_precision_cholesky, mstep, scoring_params
 
 __all__ = []
 
-UNIT_FRAMES = 65_536
+UNIT_FRAMES = 24_576
 """Frames of a work unit above which :func:`plan_units` splits it further. A unit's design
-(:func:`._chunks.chunk_design`, ``2D+1`` values per frame: 10 MB of float32 or 20 MB of float64
-at D = 19) is then read by every E-step of its EM from the CPU caches rather than from memory.
-16 GMMs x 22 500 frames x 5 components, 3 EM iterations, one engine thread: 0.12-0.14 s
-(float64) and 0.07-0.09 s (float32) with units of at most 16 384 - 65 536 frames, against
-0.20-0.22 s and 0.11-0.12 s with the 400 000-frame units of the frames-streaming E-step; with
-131 072-frame units the clustering of a 1-hour meeting spent 2.0 s in ``GMMSet.fit`` instead of
-1.6-1.7 s. A single GMM with more frames is a unit of its own."""
+(:func:`._chunks.chunk_design`, ``2D+1`` values per frame: 3.7 MB of float32 or 7.4 MB of float64
+at D = 19) is then read by every E-step of its EM from the CPU caches rather than from memory,
+also with two engine threads sharing the last-level cache. 16 GMMs x 22 500 frames x 5
+components, 3 EM iterations, two engine threads, configurations interleaved in one process
+(best / median of 12 runs): 68 / 73 ms (float64) and 40 / 44 ms (float32) against 76 / 79 and
+41 / 47 ms with 65 536-frame units; smaller E-step blocks instead (:data:`._chunks.ESTEP_BUDGET`
+of 256 Ki values) were slower, 82 and 54 ms (more numpy calls holding the GIL). Earlier, one
+engine thread: 0.12-0.14 s (float64) with units of 16 384 - 65 536 frames, against 0.20-0.22 s
+with the 400 000-frame units of the frames-streaming E-step; with 131 072-frame units the
+clustering of a 1-hour meeting spent 2.0 s in ``GMMSet.fit`` instead of 1.6-1.7 s. The
+clustering's own fits (at most ``max_cluster_frames`` = 20 000 frames) make two units either
+way. A single GMM with more frames is a unit of its own."""
 
 
 def plan_units(sizes, n_components, n_threads, max_frames, chunk_sizes=None):
