@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 
 from .exceptions import ConfigError
+from .framing import frame_samples
 
 __all__ = ["Setting", "SCHEMA", "Settings", "read_config", "make_settings", "SECTION",
            "default_config_text"]
@@ -393,9 +394,11 @@ def _check_mfcc(typed, source):
                           f" ({n_mels}){where}: the DCT of {n_mels} mel bands has"
                           f" {n_mels - 1} coefficients after c0.")
     window, hop, rate = get("mfcc_window"), get("mfcc_hop"), get("sample_rate")
-    if round(window * rate) < round(hop * rate):
+    try:  # the rounding rule the MFCC framing uses
+        frame_samples(rate, window, hop)
+    except ValueError:  # within the settings' ranges: a window shorter than the hop
         raise ConfigError(f"The 'mfcc_window' setting ({window:g} s) must not be shorter than"
-                          f" 'mfcc_hop' ({hop:g} s){where}: frames would skip samples.")
+                          f" 'mfcc_hop' ({hop:g} s){where}: frames would skip samples.") from None
 
 
 def make_settings(values, source=None, check_required=True):

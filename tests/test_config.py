@@ -69,6 +69,27 @@ def test_bad_values(tmp_path, key, value, msg):
         read_config(p, REQ)
 
 
+@pytest.mark.parametrize("rate,window,hop", [
+    (16000, 0.00999, 0.01),    # 159.84 rounds to 160 samples: as long as the hop
+    (16000, 0.0099, 0.01),     # 158.4 -> 158 samples: shorter
+    (8000, 0.010062, 0.01),    # 80.496 -> 80: as long
+    (4000, 0.005, 0.0051),     # 20 and 20.4 -> 20
+    (4000, 0.005, 0.00513),    # 20 and 20.52 -> 21
+])
+def test_mfcc_window_check_uses_the_framing_rule(rate, window, hop):
+    from diarizer.framing import frame_samples
+
+    values = {**REQ, "sample_rate": rate, "mfcc_window": window, "mfcc_hop": hop}
+    try:
+        frame_samples(rate, window, hop)
+    except ValueError:
+        with pytest.raises(ConfigError, match="'mfcc_window' setting .* must not be shorter"):
+            make_settings(values)
+    else:
+        settings = make_settings(values)
+        assert (settings.mfcc_window, settings.mfcc_hop) == (window, hop)
+
+
 def test_overrides_win_and_dash_spelling(tmp_path):
     p = write(tmp_path, "[Diarizer]\nseg_length = 100\nmfcc_feats = x.htk\noutput_cluster = o\n")
     s = read_config(p, {"seg-length": "200"})

@@ -46,6 +46,8 @@ import os
 import numpy as np
 import scipy.fft
 
+from ..framing import frame_samples, n_frames
+
 __all__ = ["mfcc", "log_energy", "n_frames", "frame_samples", "hann_window", "mel_filterbank"]
 
 log = logging.getLogger(__name__)
@@ -53,58 +55,6 @@ log = logging.getLogger(__name__)
 _BLOCK_FRAMES = 2000  # 20 s at 10 ms; larger blocks fall out of cache and run slower
 _LOG_FLOOR_POWER = 1e-10  # floor of the mel power before the log (librosa's amin)
 _LOG_FLOOR_ENERGY = 1e-10  # floor of the frame energy before the log
-
-
-def frame_samples(sample_rate, window, hop):
-    """Return the window and hop lengths in samples.
-
-    Parameters
-    ----------
-    sample_rate : int
-        Sampling rate (Hz).
-    window, hop : float
-        Window and hop lengths in seconds.
-
-    Returns
-    -------
-    win, hop : int
-        ``round(window * sample_rate)`` and ``round(hop * sample_rate)``, each at least 1.
-
-    Raises
-    ------
-    ValueError
-        The window is shorter than the hop, or either rounds to zero samples.
-    """
-    win_n = int(round(window * sample_rate))
-    hop_n = int(round(hop * sample_rate))
-    if hop_n < 1 or win_n < 1:
-        raise ValueError(
-            f"window and hop must each be at least one sample at {sample_rate} Hz."
-            f" Got window={window}, hop={hop} instead."
-        )
-    if win_n < hop_n:
-        raise ValueError(f"window must be >= hop. Got window={window}, hop={hop} instead.")
-    return win_n, hop_n
-
-
-def n_frames(n_samples, sample_rate=16000, hop=0.01):
-    """Number of feature frames for a signal of ``n_samples`` samples: ``ceil(n_samples / hop)``.
-
-    Parameters
-    ----------
-    n_samples : int
-        Signal length in samples.
-    sample_rate : int, default=16000
-        Sampling rate (Hz).
-    hop : float, default=0.01
-        Frame hop in seconds.
-
-    Returns
-    -------
-    int
-    """
-    hop_n = int(round(hop * sample_rate))
-    return -(-int(n_samples) // hop_n)
 
 
 # ----------------------------------------------------------------------------------------------
