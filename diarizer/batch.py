@@ -372,37 +372,53 @@ def _run_local(meetings, settings, jobs, on_result):
                             "will be rerun alone", len(suspects))
 
 
-def _run_dask(meetings, settings, address, on_result, n_workers=2):
-    """Submit every meeting to a dask.distributed cluster (``'local'`` starts a LocalCluster)."""
+def _dask_client(address, n_workers=2):
+    """Connect to a dask.distributed scheduler (``'local'`` starts a LocalCluster).
+
+    Returns
+    -------
+    client, cluster
+        ``cluster`` is the LocalCluster started here, or None.
+
+    Raises
+    ------
+    InputError
+        dask.distributed is not installed, or the scheduler does not answer.
+    """
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, LocalCluster
     except ImportError as exc:
         raise InputError(None, "--dask needs dask.distributed: pip install 'diarizer[dask]'") \
             from exc
-    cluster = None
     if address == "local":
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
-        client = Client(cluster)
-    else:
-        try:
-            client = Client(address)
-        except (OSError, TimeoutError) as exc:  # refused, unknown host, no answer in time
-            raise InputError(None, f"cannot connect to the Dask scheduler at {address!r}:"
-                                   f" {_one_line(exc)}") from None
+        return Client(cluster), cluster
     try:
-        futures = {client.submit(diarize_meeting, m, settings, key=f"diarize-{i}-{m.name}",
-                                 pure=False): m for i, m in enumerate(meetings)}
-        for fut in as_completed(futures):
-            m = futures[fut]
-            try:
-                on_result(m, fut.result())
-            except Exception as exc:  # KilledWorker and friends
-                on_result(m, _dead_row(m, f"dask worker failed: {_one_line(exc)}"))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        return Client(address), None
+    except (OSError, TimeoutError) as exc:  # refused, unknown host, no answer in time
+        raise InputError(None, f"cannot connect to the Dask scheduler at {address!r}:"
+                               f" {_one_line(exc)}") from None
+
+
+def _close_dask(client, cluster):
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _run_dask(meetings, settings, client, on_result):
+    """Submit every meeting to the cluster of ``client``; results arrive as they complete."""
+    from dask.distributed import as_completed
+
+    futures = {client.submit(diarize_meeting, m, settings, key=f"diarize-{i}-{m.name}",
+                             pure=False): m for i, m in enumerate(meetings)}
+    for fut in as_completed(futures):
+        m = futures[fut]
+        try:
+            on_result(m, fut.result())
+        except Exception as exc:  # KilledWorker and friends
+            on_result(m, _dead_row(m, f"dask worker failed: {_one_line(exc)}"))
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -571,9 +587,14 @@ def run_batch(inputs, outdir, settings=None, *, jobs=None, dask=None, force=Fals
         raise ConfigError(f"The 'jobs' option must be an int >= 1. Got {jobs!r} instead.")
     settings = dict(settings or {})
     make_settings(settings, check_required=False)  # validate once, before any work
+    # the scheduler is reached before anything is written: when it does not answer, the batch
+    # stops with no output folder, as for a configuration error
+    client, cluster = _dask_client(dask, dask_workers) if dask else (None, None)
     try:
         os.makedirs(os.path.join(outdir, ".rows"), exist_ok=True)
     except OSError as exc:
+        if client is not None:
+            _close_dask(client, cluster)
         raise InputError(outdir, f"cannot create the output directory ({exc.strerror})") \
             from None
     rows = {}
@@ -597,8 +618,11 @@ def run_batch(inputs, outdir, settings=None, *, jobs=None, dask=None, force=Fals
         bar.update(result["row"])
 
     try:
-        if dask:
-            _run_dask(todo, settings, dask, on_result, n_workers=dask_workers)
+        if client is not None:
+            try:
+                _run_dask(todo, settings, client, on_result)
+            finally:
+                _close_dask(client, cluster)
         else:
             _run_local(todo, settings, jobs or os.cpu_count() or 1, on_result)
         if make_settings(settings, check_required=False).link_speakers:  # issue 8
