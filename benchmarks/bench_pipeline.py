@@ -55,7 +55,8 @@ CONFIGS = {
     "accurate": ["-c", str(ROOT / "configs" / "accurate.cfg")],
 }
 STAGES = [("read", "read"), ("mfcc", "mfcc"), ("sad", "sad"), ("init", "initial_training"),
-          ("reseg", "resegmentation"), ("merge", "merging"), ("clr", "clr"), ("output", "output")]
+          ("reseg", "resegmentation"), ("merge", "merging"), ("final", "final_training"),
+          ("clr", "clr"), ("output", "output")]
 _PEER_LINE = re.compile(r"^(\S+): wall ([\d.]+) s for ([\d.]+) s audio, RTF ([\d.]+), "
                         r"speakers (\d+)")
 

@@ -507,7 +507,9 @@ def _diarize_features_inner(features, settings, uri):
         init_seg_length=settings.init_seg_length,
         reseg_tol=settings.reseg_tol, n_init=runs,
         ensemble_clusters=[k, max(k, min(k_max, round(k * settings.ensemble_spread)))],
-        cannot_link=cannot_link, xp=xp, dtype=dtype, seed=settings.seed)
+        cannot_link=cannot_link, xp=xp, dtype=dtype, seed=settings.seed,
+        retrain=settings.final_retrain == "true" or (settings.final_retrain == "auto"
+                                                     and runs > 1))
     timings.update(result.timings)
     timings["clustering"] = time.perf_counter() - t
     full = np.full(features.n_frames, -1, dtype=np.int64)

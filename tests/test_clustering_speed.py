@@ -182,3 +182,44 @@ def test_fair_bic_setting_reaches_the_clustering():
     result = diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, min_duration=100,
                      merge_tolerance=0.2, fair_bic=True)
     assert result.n_speakers == 3
+
+
+def test_final_retrain_trains_fresh_models_of_the_final_clusters(caplog):
+    caplog.set_level("INFO", logger="diarizer")
+    X, truth = three_speakers()
+    merged = agglomerative_clustering(X, **SMALL)
+    fresh = agglomerative_clustering(X, retrain=True, **SMALL)
+    # the merges are the same; only the final models differ
+    assert [(h["pair"], h["delta_bic"]) for h in merged.history] == \
+        [(h["pair"], h["delta_bic"]) for h in fresh.history]
+    assert merged.gmms.n_gmms == fresh.gmms.n_gmms == 3
+    # merged models hold the components of every cluster they joined; fresh ones n_components
+    assert sum(merged.gmms.n_components.tolist()) == 6 * SMALL["n_components"]
+    assert fresh.gmms.n_components.tolist() == [SMALL["n_components"]] * 3
+    assert _purity(fresh.labels, truth) > 0.99
+    assert "final_training" in fresh.timings and "final_training" not in merged.timings
+    again = agglomerative_clustering(X, retrain=True, **SMALL)
+    assert np.array_equal(fresh.labels, again.labels)
+    # the models are those of the final clusters: trained on their frames from k-means
+    result = diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, min_duration=100,
+                     merge_tolerance=0.2, final_retrain="true")
+    assert result.n_speakers == 3 and result.gmms.n_components.tolist() == [2, 2, 2]
+
+
+@pytest.mark.parametrize("setting, runs, expected", [
+    ("auto", 1, False), ("auto", 3, True), ("true", 1, True), ("false", 3, False)])
+def test_final_retrain_setting_reaches_the_clustering(monkeypatch, setting, runs, expected):
+    import diarizer.pipeline as pipeline
+
+    seen = {}
+    real = pipeline.agglomerative_clustering
+
+    def spy(X, **kw):
+        seen["retrain"] = kw["retrain"]
+        return real(X, **kw)
+
+    monkeypatch.setattr(pipeline, "agglomerative_clustering", spy)
+    X, _ = three_speakers()
+    diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, min_duration=100,
+            merge_tolerance=0.2, final_retrain=setting, ensemble_runs=runs)
+    assert seen["retrain"] is expected

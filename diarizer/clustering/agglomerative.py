@@ -127,7 +127,7 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                              merge_candidates=0, initial_segmentation="uniform",
                              init_seg_length=0, reseg_tol=0.0, fair_bic=False,
                              n_init=1, ensemble_clusters=None, cannot_link=None, xp, dtype=None,
-                             seed=0):
+                             seed=0, retrain=False):
     """Cluster speech frames into speakers.
 
     Parameters
@@ -218,6 +218,12 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         Floating type of the engine.
     seed : int, default=0
         Random seed (used by initialisations that draw random numbers).
+    retrain : bool, default=False
+        After the merges (and the choice among the ensemble's runs), train every final cluster
+        a model of ``n_components`` Gaussians from a fresh initialisation (``init``, seeded by
+        ``seed``) and run up to ``num_seg_iters`` resegmentation rounds with them, instead of
+        keeping the merged models (``M_a + M_b + ...`` components trained a few EM iterations
+        at a time) for the final labelling.
 
     Returns
     -------
@@ -336,6 +342,21 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
                  " ".join(f"{v:.3f}" for v in agreement), chosen)
     gmms, labels, history = members[chosen]
     n_merges = sum(h["merged"] for h in history)
+    if retrain and gmms.n_gmms > 0:
+        # Models of the final clusters trained afresh: n_components Gaussians each from a
+        # k-means start, instead of the merged models of M_a + M_b + ... components, then
+        # resegmentation rounds as between merges.
+        t = time.perf_counter()
+        gmms = GMMSet.initialize(X, labels, n_components, init=init,
+                                 covariance_type=covariance_type, xp=xp, dtype=dtype,
+                                 random_state=seed)
+        gmms.fit(X, labels, max_iter=em_iterations)
+        for _ in range(num_seg_iters):
+            before = labels
+            gmms, labels, _ = resegment(gmms, X, label, em_iterations)
+            if gmms.n_gmms < 1 or np.count_nonzero(labels != before) < reseg_tol * n_frames:
+                break
+        timings["final_training"] = time.perf_counter() - t
 
     if clr is not None and gmms.n_gmms > max(min_clusters, 1):
         t = time.perf_counter()
