@@ -253,6 +253,28 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
     frames = np.arange(0, X_all.shape[0], step)  # indices into X_all of the clustered frames
     timings = {"initial_training": 0.0, "resegmentation": 0.0, "merging": 0.0}
 
+    def train(labels, seed):
+        """Models of ``n_components`` Gaussians for the clusters of ``labels``, from ``init``."""
+        gmms = GMMSet.initialize(X, labels, n_components, init=init,
+                                 covariance_type=covariance_type, xp=xp, dtype=dtype,
+                                 random_state=seed)
+        return gmms, gmms.fit(X, labels, max_iter=em_iterations).log_likelihood
+
+    def reseg(gmms, labels, loglik, rounds):
+        """Up to ``rounds`` resegmentation rounds, ending once the labels settle."""
+        t = time.perf_counter()
+        for _ in range(rounds):
+            if gmms.n_gmms < 1:
+                break
+            g = gmms.n_gmms
+            before = labels
+            gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
+            changed = np.count_nonzero(labels != before)
+            if gmms.n_gmms == g and changed < reseg_tol * n_frames:
+                break  # converged: another round would only continue EM on the same frames
+        timings["resegmentation"] += time.perf_counter() - t
+        return gmms, labels, loglik
+
     def run(seed, k0):
         """One BIC clustering from its own initialisation: (gmms, labels, history)."""
         t0 = time.perf_counter()
@@ -265,25 +287,8 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
             k = int(labels.max()) + 1
         else:
             labels = uniform_labels(n_frames, k)
-        gmms = GMMSet.initialize(X, labels, n_components, init=init,
-                                 covariance_type=covariance_type, xp=xp, dtype=dtype,
-                                 random_state=seed)
-        loglik = gmms.fit(X, labels, max_iter=em_iterations).log_likelihood
+        gmms, loglik = train(labels, seed)
         timings["initial_training"] += time.perf_counter() - t0
-
-        def reseg(gmms, labels, loglik, rounds):
-            t = time.perf_counter()
-            for _ in range(rounds):
-                if gmms.n_gmms < 1:
-                    break
-                g = gmms.n_gmms
-                before = labels
-                gmms, labels, loglik = resegment(gmms, X, label, em_iterations)
-                changed = np.count_nonzero(labels != before)
-                if gmms.n_gmms == g and changed < reseg_tol * n_frames:
-                    break  # converged: another round would only continue EM on the same frames
-            timings["resegmentation"] += time.perf_counter() - t
-            return gmms, labels, loglik
 
         gmms, labels, loglik = reseg(gmms, labels, loglik, num_seg_iters_init)
         history = []
@@ -347,16 +352,9 @@ def agglomerative_clustering(X, *, initial_clusters=16, n_components=5, em_itera
         # k-means start, instead of the merged models of M_a + M_b + ... components, then
         # resegmentation rounds as between merges.
         t = time.perf_counter()
-        gmms = GMMSet.initialize(X, labels, n_components, init=init,
-                                 covariance_type=covariance_type, xp=xp, dtype=dtype,
-                                 random_state=seed)
-        gmms.fit(X, labels, max_iter=em_iterations)
-        for _ in range(num_seg_iters):
-            before = labels
-            gmms, labels, _ = resegment(gmms, X, label, em_iterations)
-            if gmms.n_gmms < 1 or np.count_nonzero(labels != before) < reseg_tol * n_frames:
-                break
+        gmms, loglik = train(labels, seed)
         timings["final_training"] = time.perf_counter() - t
+        gmms, labels, _ = reseg(gmms, labels, loglik, num_seg_iters)
 
     if clr is not None and gmms.n_gmms > max(min_clusters, 1):
         t = time.perf_counter()
