@@ -200,7 +200,7 @@ def test_final_retrain_trains_fresh_models_of_the_final_clusters(caplog):
     assert "final_training" in fresh.timings and "final_training" not in merged.timings
     again = agglomerative_clustering(X, retrain=True, **SMALL)
     assert np.array_equal(fresh.labels, again.labels)
-    # the models are those of the final clusters: trained on their frames from k-means
+    # through the pipeline: final_retrain = true leaves M_mfcc Gaussians per speaker
     result = diarize(X.astype(np.float32), initial_clusters=6, M_mfcc=2, min_duration=100,
                      merge_tolerance=0.2, final_retrain="true")
     assert result.n_speakers == 3 and result.gmms.n_components.tolist() == [2, 2, 2]
