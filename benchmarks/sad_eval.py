@@ -17,8 +17,9 @@ reference turns of the trustworthy pyannote AMI debug excerpts (see shared/data/
 of pyannote's sample.wav. Scoring is per 10 ms frame (no collar): missed = reference speech the
 detector marks as silence, false alarm = detected speech outside the reference. Percentages are
 of the reference speech duration. The detectors run with the pipeline's settings
-(``sad_min_speech``, ``sad_min_silence``, ``sad_pad`` of ``diarizer.config``) unless ``--set``
-overrides them. Under each table the errors are split by where they are (seconds)::
+(``sad_min_speech``, ``sad_min_silence``, ``sad_pad`` and ``webrtc_highpass`` of
+``diarizer.config``) unless ``--set`` overrides them. Under each table the errors are split by
+where they are (seconds)::
 
     miss  pause   a stretch inside reference speech cut out with detected speech on both sides
                   (a pause inside a turn: the reference's annotation convention counts it)
@@ -133,7 +134,8 @@ def _webrtc(y, n, kw, detector, model=None, gain=1.0):
     from diarizer.features.webrtc import WebRTCStream, rule_of, vad_frame, webrtc_speech
 
     rule = rule_of(detector)
-    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule), gain=gain)
+    vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule), gain=gain,
+                       highpass=kw.get("webrtc_highpass", _DEFAULTS["webrtc_highpass"]))
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
                          min_silence=kw["min_silence"], model=model, rule=rule,
@@ -146,7 +148,7 @@ def _detect(detector, X, e, y=None, vad_gain=1.0, **sad_kw):
         return energy_sad(e, hop=HOP, **{k: v for k, v in kw.items() if k in _BOTH})
     if detector == "webrtc":
         return _webrtc(y, e.size, kw, detector, gain=vad_gain)
-    found = model_sad(X, e, hop=HOP, **kw)
+    found = model_sad(X, e, hop=HOP, **{k: v for k, v in kw.items() if k != "webrtc_highpass"})
     if detector in ("model_webrtc", "model_webrtc_runs"):
         return _webrtc(y, e.size, kw, detector, model=found, gain=vad_gain)
     return found

@@ -234,7 +234,8 @@ def _load_features(settings):
             from .features.webrtc import WebRTCStream, rule_of, vad_frame
 
             vad = WebRTCStream(settings.sample_rate, settings.webrtc_mode,
-                               frame=vad_frame(rule_of(settings.sad)), gain=vad_gain)
+                               frame=vad_frame(rule_of(settings.sad)), gain=vad_gain,
+                               highpass=settings.webrtc_highpass)
         X, energy, info = audio_features(
             source, sample_rate=settings.sample_rate, n_mfcc=settings.n_mfcc, gain=gain,
             window=settings.mfcc_window, hop=settings.mfcc_hop, n_mels=settings.n_mels,

@@ -14,6 +14,7 @@ from diarizer.exceptions import ConfigError  # noqa: E402
 from diarizer.features.mfcc import mfcc  # noqa: E402
 from diarizer.features.sad import smooth_mask  # noqa: E402
 from diarizer.features.webrtc import (  # noqa: E402
+    HIGHPASS,
     RUNS_FRAME,
     WebRTCStream,
     confirmed_runs,
@@ -143,10 +144,16 @@ def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     # then runs shorter than 0.25 s dropped and silences shorter than 0.4 s filled (the
     # pipeline's sad_min_speech / sad_min_silence); webrtc alone: its raw decisions, smoothed
     y, vad_gain = _as_the_pipeline_reads(path, -26)
-    vad = WebRTCStream(16000, gain=vad_gain)
+    vad = WebRTCStream(16000, gain=vad_gain, highpass=HIGHPASS)  # webrtc_highpass's default
     vad.feed(y)
     raw = to_frames(vad.decisions(), out["model"].size, 0.01)
     assert np.array_equal(out["webrtc"], smooth_mask(raw, 25, 40))
+    plain = load_features(make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26,
+                                         "webrtc_highpass": 0}, check_required=False))
+    vad = WebRTCStream(16000, gain=vad_gain)
+    vad.feed(y)
+    raw0 = to_frames(vad.decisions(), out["model"].size, 0.01)
+    assert np.array_equal(plain.speech, smooth_mask(raw0, 25, 40))
     both = smooth_mask(out["model"] & raw, 25, 40)
     assert np.array_equal(out["model_webrtc"], both)
     assert not np.array_equal(out["webrtc"], out["model"])
@@ -181,3 +188,46 @@ def test_htk_input_without_spnsp_clusters_every_frame_with_webrtc(tmp_path, meet
     feats = load_features(make_settings({"mfcc_feats": str(htk), "sad": "webrtc"},
                                         check_required=False))
     assert feats.speech.all()
+
+
+def test_highpass_stream_fed_in_blocks_equals_one_call(meeting):
+    from scipy.signal import butter, sosfilt
+
+    _, y, _ = meeting
+    whole = WebRTCStream(16000, highpass=200.0)
+    whole.feed(y)
+    parts = WebRTCStream(16000, highpass=200.0)
+    for a in range(0, y.size, 7777):  # the filter's state carries across blocks
+        parts.feed(y[a:a + 7777])
+    d = whole.decisions()
+    assert np.array_equal(d, parts.decisions())
+    # the decisions of the unfiltered stream on the signal filtered beforehand
+    pre = WebRTCStream(16000)
+    pre.feed(sosfilt(butter(4, 200.0, "highpass", fs=16000, output="sos"), y))
+    assert np.array_equal(d, pre.decisions())
+
+
+def test_highpass_keeps_speech_and_drops_a_low_rumble(meeting):
+    from scipy.signal import butter, sosfilt
+
+    _, y, ref = meeting
+    rng = np.random.default_rng(0)
+    rumble = sosfilt(butter(8, 100.0, "lowpass", fs=16000, output="sos"),
+                     rng.standard_normal(16000 * 5))
+    rumble *= 0.03 / np.sqrt(np.mean(rumble ** 2))  # -30 dBFS
+
+    def found(x, highpass):
+        s = WebRTCStream(16000, highpass=highpass)
+        s.feed(x)
+        return s.decisions()
+
+    assert found(rumble, 0.0).mean() > 0.5  # the VAD alone takes the rumble for speech
+    assert found(rumble, 200.0).mean() < 0.05
+    plain = to_frames(found(y, 0.0), ref.size, 0.01)
+    high = to_frames(found(y, 200.0), ref.size, 0.01)
+    assert np.count_nonzero(ref & high) >= 0.95 * np.count_nonzero(ref & plain)
+
+
+def test_highpass_above_nyquist_is_a_config_error():
+    with pytest.raises(ConfigError, match="webrtc_highpass"):
+        WebRTCStream(8000, highpass=4000.0)
