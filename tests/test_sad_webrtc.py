@@ -203,7 +203,8 @@ def test_highpass_stream_fed_in_blocks_equals_one_call(meeting):
     assert np.array_equal(d, parts.decisions())
     # the decisions of the unfiltered stream on the signal filtered beforehand
     pre = WebRTCStream(16000)
-    pre.feed(sosfilt(butter(4, 200.0, "highpass", fs=16000, output="sos"), y))
+    sos = butter(4, 200.0, "highpass", fs=16000, output="sos").astype(np.float32)
+    pre.feed(sosfilt(sos, y.astype(np.float32)))
     assert np.array_equal(d, pre.decisions())
 
 

