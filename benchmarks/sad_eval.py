@@ -178,12 +178,14 @@ def _parse_set(items):
 AUDIO_LEVEL = [_DEFAULTS["audio_level"]]  # --audio-level
 
 
-def _read(wav):
+def _read(wav, highpass=None):
     """The 16 kHz signal of ``wav`` at the level the pipeline brings it to (audio_level), and
-    the further gain of the WebRTC VAD's input."""
+    the further gain of the WebRTC VAD's input (high-passed at ``highpass`` Hz, default the
+    ``webrtc_highpass`` default)."""
     from diarizer.io.level import file_gains
 
-    _, gain, vad_gain = file_gains(wav, AUDIO_LEVEL[0])
+    hp = _DEFAULTS["webrtc_highpass"] if highpass is None else highpass
+    _, gain, vad_gain = file_gains(wav, AUDIO_LEVEL[0], highpass=hp)
     return read_audio(wav, gain=gain)[0], vad_gain
 
 
@@ -193,7 +195,7 @@ def evaluate(items, detector, **sad_kw):
 
     def masks():
         for name, wav, regions in items:
-            y, vad_gain = _read(wav)
+            y, vad_gain = _read(wav, sad_kw.get("webrtc_highpass"))
             e, X = log_energy(y), mfcc(y)
             t = time.perf_counter()
             sys_ = _detect(detector, X, e, y, vad_gain, **sad_kw)
@@ -254,7 +256,7 @@ def _score(title, masks, tail):
 
 def time_detectors(wav, repeat=3, **sad_kw):
     """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
-    y, vad_gain = _read(wav)
+    y, vad_gain = _read(wav, sad_kw.get("webrtc_highpass"))
     e, X = log_energy(y), mfcc(y)
     print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
     for detector in detectors():

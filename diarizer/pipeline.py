@@ -226,7 +226,9 @@ def _load_features(settings):
         source = settings.audio
         from .io.level import file_gains
 
-        level, gain, vad_gain = file_gains(source, settings.audio_level)
+        level, gain, vad_gain = file_gains(
+            source, settings.audio_level,
+            highpass=settings.webrtc_highpass if _uses_webrtc(settings) else 0.0)
         if settings.audio_level:
             log.info("%s: speech level %s dBFS, gain %g (audio_level %g)", source,
                      "n/a" if level is None else f"{level:.1f}", gain, settings.audio_level)

@@ -151,3 +151,19 @@ def test_webrtc_gain_equals_feeding_scaled_samples():
     a.feed(y)
     b.feed(y * np.float32(0.25))
     assert np.array_equal(a.decisions(), b.decisions())
+
+
+@pytest.mark.parametrize("seconds", [20.0, 300.0])  # read whole / 64 excerpts by seeking
+def test_level_the_webrtc_vad_hears_is_measured_after_its_highpass(tmp_path, seconds):
+    path = tmp_path / "s.wav"
+    low, high = _sine(seconds, 0.05, f=100.0), _sine(seconds, 0.02, f=1000.0)
+    sf.write(path, low + high, 8000, subtype="FLOAT")
+    both = 10 * math.log10(0.05 ** 2 / 2 + 0.02 ** 2 / 2)  # -28.7 dBFS
+    assert speech_level(path) == pytest.approx(both, abs=0.1)
+    # the 100 Hz tone is filtered out (-24 dB): what is left is the 1 kHz one (-37 dBFS)
+    heard = 20 * math.log10(0.02) - 10 * math.log10(2)
+    assert speech_level(path, highpass=200.0) == pytest.approx(heard, abs=0.2)
+    level, gain, vad_gain = file_gains(path, -32.0, highpass=200.0)
+    assert level == pytest.approx(both, abs=0.1) and gain == 1.0
+    assert 20 * math.log10(vad_gain) == pytest.approx(-32.0 - heard, abs=0.2)
+    assert file_gains(path, -32.0)[2] == pytest.approx(10 ** ((-32.0 - level) / 20))

@@ -120,11 +120,12 @@ def test_missing_package_says_how_to_install(monkeypatch):
         WebRTCStream(16000)
 
 
-def _as_the_pipeline_reads(path, target=None):
-    """The signal at the pipeline's level (audio_level) and the further gain of the VAD input."""
+def _as_the_pipeline_reads(path, target=None, highpass=HIGHPASS):
+    """The signal at the pipeline's level (audio_level) and the further gain of the VAD input
+    (high-passed at ``highpass`` Hz: webrtc_highpass)."""
     if target is None:
         target = make_settings({}, check_required=False).audio_level
-    _, gain, vad_gain = file_gains(path, target)
+    _, gain, vad_gain = file_gains(path, target, highpass=highpass)
     return read_audio(path, gain=gain)[0], vad_gain
 
 
@@ -150,6 +151,7 @@ def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     assert np.array_equal(out["webrtc"], smooth_mask(raw, 25, 40))
     plain = load_features(make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26,
                                          "webrtc_highpass": 0}, check_required=False))
+    y, vad_gain = _as_the_pipeline_reads(path, -26, highpass=0.0)
     vad = WebRTCStream(16000, gain=vad_gain)
     vad.feed(y)
     raw0 = to_frames(vad.decisions(), out["model"].size, 0.01)

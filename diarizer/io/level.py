@@ -58,7 +58,7 @@ _STEP_DB = 20.0 * math.log10(2.0)  # 6.02 dB per power of two
 _MAX_SHIFT = 30  # at most 2**30 (180 dB) either way
 
 
-def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE):
+def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE, highpass=0.0):
     """Speech level of an audio file in dBFS: a high percentile of its 10 ms frame power.
 
     Parameters
@@ -70,6 +70,9 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE):
         read whole.
     percentile : float, default=95
         Percentile of the frame power (frames of exactly zero power are left out).
+    highpass : float, default=0.0
+        Cut-off (Hz) of the WebRTC VAD's high-pass filter (``webrtc_highpass``): the level of
+        the audio the VAD hears, each excerpt filtered on its own (0 = unfiltered).
 
     Returns
     -------
@@ -90,11 +93,11 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE):
         if total > 2 * excerpts * rate:
             starts = [int((total - rate) * (i + 0.5) / excerpts) for i in range(excerpts)]
             try:
-                powers = _excerpt_powers(path, frame, starts, rate)
+                powers = _excerpt_powers(path, frame, starts, rate, highpass)
             except (sf.SoundFileError, RuntimeError) as exc:  # cannot seek: read it all
                 log.debug("%s: level from one pass (%s)", path, _short_reason(exc))
         if powers is None:
-            powers = _excerpt_powers(path, frame, [0], -1)
+            powers = _excerpt_powers(path, frame, [0], -1, highpass)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise InputError(path, f"not a readable audio file ({_short_reason(exc)})") from None
     p = np.concatenate(powers) if powers else np.zeros(0)
@@ -103,8 +106,12 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE):
     return 10.0 * math.log10(float(np.percentile(p, percentile)))
 
 
-def _excerpt_powers(path, frame, starts, length):
+def _excerpt_powers(path, frame, starts, length, highpass=0.0):
     """Mean squares of the whole ``frame``-sample frames of excerpts of a file.
+
+    With ``highpass`` (Hz), of the excerpts high-passed as the WebRTC VAD's input
+    (:class:`diarizer.features.webrtc.WebRTCStream`), every block from the filter's steady
+    state for its first sample.
 
     ``length`` samples are read from each of ``starts`` (``-1``: to the end), in blocks of 1000
     frames, so memory stays bounded whatever the length.
@@ -122,6 +129,12 @@ def _excerpt_powers(path, frame, starts, length):
     out = []
     block = frame * 1000  # 10 s at 10 ms frames
     with sf.SoundFile(path) as fh:
+        sos = None
+        if highpass and 0 < highpass < fh.samplerate / 2:
+            from scipy.signal import butter, sosfilt_zi
+
+            sos = butter(4, float(highpass), "highpass", fs=fh.samplerate, output="sos")
+            zi = sosfilt_zi(sos)
         if starts != [0] and not fh.seekable():
             raise sf.SoundFileError("the file cannot seek")
         for start in starts:
@@ -136,6 +149,10 @@ def _excerpt_powers(path, frame, starts, length):
                 if left > 0:
                     left -= data.shape[0]
                 x = _mono(data)
+                if sos is not None:
+                    from scipy.signal import sosfilt
+
+                    x = sosfilt(sos, x, zi=zi * x[0])[0]
                 n = x.size // frame * frame
                 if n:
                     c = x[:n].reshape(-1, frame)
@@ -177,7 +194,7 @@ def level_gain(level, target, exact=False, amplify_only=False):
     return max(gain, 1.0) if amplify_only else gain
 
 
-def file_gains(path, target):
+def file_gains(path, target, highpass=0.0):
     """The gains the pipeline applies to an audio file for a target speech level.
 
     Parameters
@@ -185,6 +202,10 @@ def file_gains(path, target):
     path : str or os.PathLike
     target : float
         Setting ``audio_level`` (dBFS); 0 leaves the recorded level.
+    highpass : float, default=0.0
+        Setting ``webrtc_highpass`` (Hz): the VAD hears its filtered input at ``target``, since
+        the filter takes some of the speech's power (a voice's fundamental and first
+        harmonics).
 
     Returns
     -------
@@ -199,4 +220,5 @@ def file_gains(path, target):
         return None, 1.0, 1.0
     level = speech_level(path)
     gain = level_gain(level, target, amplify_only=True)
-    return level, gain, level_gain(level, target, exact=True) / gain
+    heard = speech_level(path, highpass=highpass) if highpass else level
+    return level, gain, level_gain(heard, target, exact=True) / gain
