@@ -132,10 +132,12 @@ def _as_the_pipeline_reads(path, target=None, highpass=HIGHPASS):
 def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     path, y, ref = meeting
     out = {}
-    # -26 dBFS: WebRTC alone misses much of these crude synthetic voices at the default -32
+    # -26 dBFS: WebRTC alone misses much of these crude synthetic voices at the default -32; and
+    # their energy below 250 Hz is a weak pulse train, so high-passed (the default) it misses
+    # 13 % of them instead of 0.3 %: the detectors' accuracy is checked unfiltered
     for sad in ("webrtc", "model", "model_webrtc"):
-        feats = load_features(make_settings({"audio": str(path), "sad": sad, "audio_level": -26},
-                                            check_required=False))
+        feats = load_features(make_settings({"audio": str(path), "sad": sad, "audio_level": -26,
+                                             "webrtc_highpass": 0}, check_required=False))
         out[sad] = feats.speech
         n = min(ref.size, feats.speech.size)
         miss = np.count_nonzero(ref[:n] & ~feats.speech[:n])
@@ -144,21 +146,23 @@ def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     # model_webrtc: speech where the model detector and the raw WebRTC decisions both find it,
     # then runs shorter than 0.25 s dropped and silences shorter than 0.4 s filled (the
     # pipeline's sad_min_speech / sad_min_silence); webrtc alone: its raw decisions, smoothed
-    y, vad_gain = _as_the_pipeline_reads(path, -26)
-    vad = WebRTCStream(16000, gain=vad_gain, highpass=HIGHPASS)  # webrtc_highpass's default
-    vad.feed(y)
-    raw = to_frames(vad.decisions(), out["model"].size, 0.01)
-    assert np.array_equal(out["webrtc"], smooth_mask(raw, 25, 40))
-    plain = load_features(make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26,
-                                         "webrtc_highpass": 0}, check_required=False))
     y, vad_gain = _as_the_pipeline_reads(path, -26, highpass=0.0)
     vad = WebRTCStream(16000, gain=vad_gain)
     vad.feed(y)
-    raw0 = to_frames(vad.decisions(), out["model"].size, 0.01)
-    assert np.array_equal(plain.speech, smooth_mask(raw0, 25, 40))
+    raw = to_frames(vad.decisions(), out["model"].size, 0.01)
+    assert np.array_equal(out["webrtc"], smooth_mask(raw, 25, 40))
     both = smooth_mask(out["model"] & raw, 25, 40)
     assert np.array_equal(out["model_webrtc"], both)
     assert not np.array_equal(out["webrtc"], out["model"])
+    # the default webrtc_highpass: the VAD hears the filtered signal at audio_level
+    high = load_features(make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26},
+                                       check_required=False))
+    y, vad_gain = _as_the_pipeline_reads(path, -26)
+    vad = WebRTCStream(16000, gain=vad_gain, highpass=HIGHPASS)
+    vad.feed(y)
+    raw = to_frames(vad.decisions(), out["model"].size, 0.01)
+    assert np.array_equal(high.speech, smooth_mask(raw, 25, 40))
+    assert not np.array_equal(high.speech, out["webrtc"])
 
 
 def test_pipeline_model_webrtc_runs_keeps_the_confirmed_model_runs(meeting):
@@ -193,20 +197,19 @@ def test_htk_input_without_spnsp_clusters_every_frame_with_webrtc(tmp_path, meet
 
 
 def test_highpass_stream_fed_in_blocks_equals_one_call(meeting):
-    from scipy.signal import butter, sosfilt
+    from diarizer.filters import highpass
 
     _, y, _ = meeting
     whole = WebRTCStream(16000, highpass=200.0)
     whole.feed(y)
     parts = WebRTCStream(16000, highpass=200.0)
-    for a in range(0, y.size, 7777):  # the filter's state carries across blocks
+    for a in range(0, y.size, 7777):  # the filter carries its pending samples across blocks
         parts.feed(y[a:a + 7777])
     d = whole.decisions()
     assert np.array_equal(d, parts.decisions())
     # the decisions of the unfiltered stream on the signal filtered beforehand
     pre = WebRTCStream(16000)
-    sos = butter(4, 200.0, "highpass", fs=16000, output="sos").astype(np.float32)
-    pre.feed(sosfilt(sos, y.astype(np.float32)))
+    pre.feed(highpass(y, 200.0, 16000))
     assert np.array_equal(d, pre.decisions())
 
 

@@ -41,6 +41,7 @@ import math
 import numpy as np
 import soundfile as sf
 
+from .. import filters
 from ..exceptions import InputError
 from .audio import _mono, _open_info, _short_reason
 
@@ -110,8 +111,8 @@ def _excerpt_powers(path, frame, starts, length, highpass=0.0):
     """Mean squares of the whole ``frame``-sample frames of excerpts of a file.
 
     With ``highpass`` (Hz), of the excerpts high-passed as the WebRTC VAD's input
-    (:class:`diarizer.features.webrtc.WebRTCStream`), every block from the filter's steady
-    state for its first sample.
+    (:func:`diarizer.filters.highpass`), each block leaving out the 25 ms at either end whose
+    filter reaches past it.
 
     ``length`` samples are read from each of ``starts`` (``-1``: to the end), in blocks of 1000
     frames, so memory stays bounded whatever the length.
@@ -129,12 +130,7 @@ def _excerpt_powers(path, frame, starts, length, highpass=0.0):
     out = []
     block = frame * 1000  # 10 s at 10 ms frames
     with sf.SoundFile(path) as fh:
-        sos = None
-        if highpass and 0 < highpass < fh.samplerate / 2:
-            from scipy.signal import butter, sosfilt_zi
-
-            sos = butter(4, float(highpass), "highpass", fs=fh.samplerate, output="sos")
-            zi = sosfilt_zi(sos)
+        rate = fh.samplerate if highpass and 0 < highpass < fh.samplerate / 2 else 0
         if starts != [0] and not fh.seekable():
             raise sf.SoundFileError("the file cannot seek")
         for start in starts:
@@ -149,10 +145,8 @@ def _excerpt_powers(path, frame, starts, length, highpass=0.0):
                 if left > 0:
                     left -= data.shape[0]
                 x = _mono(data)
-                if sos is not None:
-                    from scipy.signal import sosfilt
-
-                    x = sosfilt(sos, x, zi=zi * x[0])[0]
+                if rate:  # the block's samples whose filter lies within it
+                    x = filters.highpass(x, highpass, rate, edges=False)
                 n = x.size // frame * frame
                 if n:
                     c = x[:n].reshape(-1, frame)
