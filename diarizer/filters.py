@@ -5,8 +5,8 @@ The WebRTC VAD hears its input high-passed (setting ``webrtc_highpass``, see
 (:mod:`diarizer.io.level`). The filter is a zero-phase FIR filter of +/- :data:`HALF_LENGTH`
 seconds with the magnitude response of a Butterworth filter (:func:`highpass_taps`), applied
 without delay (each output sample is centred on its input sample) by overlap-save FFT
-convolution in batches of segments. It needs nothing beyond numpy: ``scipy.signal`` would cost about 0.6 s of import time per process, more than the
-filtering of an hour of audio (0.3-0.5 s).
+convolution in batches of segments. It needs nothing beyond numpy: ``scipy.signal`` would cost
+about 0.6 s of import time per process, more than the filtering of an hour of audio (0.4 s).
 
 This module is the package's lowest layer for signals: it imports numpy only.
 """
