@@ -124,10 +124,12 @@ class WebRTCStream:
         self._out = []
         self._highpass = None
         if highpass:
-            if not 0 < float(highpass) < self.sample_rate / 2:
+            try:
+                self._highpass = HighPass(float(highpass), self.sample_rate)
+            except ValueError:  # the cut-off is not below half the sample rate
                 raise ConfigError(f"webrtc_highpass must be between 0 and half the sample rate"
-                                  f" ({self.sample_rate / 2:g} Hz). Got {highpass} instead.")
-            self._highpass = HighPass(float(highpass), self.sample_rate)
+                                  f" ({self.sample_rate / 2:g} Hz). Got {highpass} instead.") \
+                    from None
 
     def feed(self, block):
         """Classify the whole VAD frames of ``block`` (floats in [-1, 1]); keep the rest.

@@ -86,6 +86,11 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE, highpass=0.0
     InputError
         The file is missing or unreadable.
     """
+    return _speech_levels(path, (highpass,), excerpts, percentile)[0]
+
+
+def _speech_levels(path, highpasses, excerpts=EXCERPTS, percentile=PERCENTILE):
+    """:func:`speech_level` for each cut-off of ``highpasses``, the excerpts read once."""
     info = _open_info(path)
     rate, total = int(info.samplerate), int(info.frames)
     frame = max(1, rate // 100)
@@ -94,32 +99,34 @@ def speech_level(path, *, excerpts=EXCERPTS, percentile=PERCENTILE, highpass=0.0
         if total > 2 * excerpts * rate:
             starts = [int((total - rate) * (i + 0.5) / excerpts) for i in range(excerpts)]
             try:
-                powers = _excerpt_powers(path, frame, starts, rate, highpass)
+                powers = _excerpt_powers(path, frame, starts, rate, highpasses)
             except (sf.SoundFileError, RuntimeError) as exc:  # cannot seek: read it all
                 log.debug("%s: level from one pass (%s)", path, _short_reason(exc))
         if powers is None:
-            powers = _excerpt_powers(path, frame, [0], -1, highpass)
+            powers = _excerpt_powers(path, frame, [0], -1, highpasses)
     except (sf.SoundFileError, RuntimeError) as exc:
         raise InputError(path, f"not a readable audio file ({_short_reason(exc)})") from None
-    p = np.concatenate(powers) if powers else np.zeros(0)
-    if p.size == 0:
-        return None
-    return 10.0 * math.log10(float(np.percentile(p, percentile)))
+    levels = []
+    for ps in powers:
+        p = np.concatenate(ps) if ps else np.zeros(0)
+        levels.append(None if p.size == 0
+                      else 10.0 * math.log10(float(np.percentile(p, percentile))))
+    return levels
 
 
-def _excerpt_powers(path, frame, starts, length, highpass=0.0):
+def _excerpt_powers(path, frame, starts, length, highpasses=(0.0,)):
     """Mean squares of the whole ``frame``-sample frames of excerpts of a file.
 
-    With ``highpass`` (Hz), of the excerpts high-passed as the WebRTC VAD's input
-    (:func:`diarizer.filters.highpass`), each block leaving out the 25 ms at either end whose
-    filter reaches past it.
+    For every cut-off of ``highpasses`` (Hz, 0 = unfiltered), of the excerpts high-passed as
+    the WebRTC VAD's input (:func:`diarizer.filters.highpass`), each block leaving out the 25 ms
+    at either end whose filter reaches past it.
 
     ``length`` samples are read from each of ``starts`` (``-1``: to the end), in blocks of 1000
     frames, so memory stays bounded whatever the length.
 
     Returns
     -------
-    list of float64 arrays
+    list (one per cut-off) of lists of float64 arrays
         Finite, non-zero frame powers of every block read.
 
     Raises
@@ -127,10 +134,10 @@ def _excerpt_powers(path, frame, starts, length, highpass=0.0):
     soundfile.SoundFileError, RuntimeError
         The file cannot be read or cannot seek (``starts`` other than ``[0]``).
     """
-    out = []
+    out = [[] for _ in highpasses]
     block = frame * 1000  # 10 s at 10 ms frames
     with sf.SoundFile(path) as fh:
-        rate = fh.samplerate if highpass and 0 < highpass < fh.samplerate / 2 else 0
+        cuts = [hp if hp and 0 < hp < fh.samplerate / 2 else 0 for hp in highpasses]
         if starts != [0] and not fh.seekable():
             raise sf.SoundFileError("the file cannot seek")
         for start in starts:
@@ -144,14 +151,15 @@ def _excerpt_powers(path, frame, starts, length, highpass=0.0):
                     break
                 if left > 0:
                     left -= data.shape[0]
-                x = _mono(data)
-                if rate:  # the block's samples whose filter lies within it
-                    x = filters.highpass(x, highpass, rate, edges=False)
-                n = x.size // frame * frame
-                if n:
-                    c = x[:n].reshape(-1, frame)
-                    p = np.einsum("ij,ij->i", c, c, dtype=np.float64) / frame
-                    out.append(p[np.isfinite(p) & (p > 0)])
+                mono = _mono(data)
+                for cut, powers in zip(cuts, out):
+                    # with a cut-off, the block's samples whose filter lies within it
+                    x = filters.highpass(mono, cut, fh.samplerate, edges=False) if cut else mono
+                    n = x.size // frame * frame
+                    if n:
+                        c = x[:n].reshape(-1, frame)
+                        p = np.einsum("ij,ij->i", c, c, dtype=np.float64) / frame
+                        powers.append(p[np.isfinite(p) & (p > 0)])
     return out
 
 
@@ -212,7 +220,6 @@ def file_gains(path, target, highpass=0.0):
     """
     if not target:
         return None, 1.0, 1.0
-    level = speech_level(path)
+    level, heard = _speech_levels(path, (0.0, highpass)) if highpass else [speech_level(path)] * 2
     gain = level_gain(level, target, amplify_only=True)
-    heard = speech_level(path, highpass=highpass) if highpass else level
     return level, gain, level_gain(heard, target, exact=True) / gain
