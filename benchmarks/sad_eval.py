@@ -114,7 +114,8 @@ def cache_cases(cache, sets=("synthetic10", "realvoice")):
 _BOTH = ("min_speech", "min_silence")
 _DEFAULTS = {s.name: s.default for s in SCHEMA}
 PIPELINE = {"min_speech": _DEFAULTS["sad_min_speech"],
-            "min_silence": _DEFAULTS["sad_min_silence"], "pad": _DEFAULTS["sad_pad"]}
+            "min_silence": _DEFAULTS["sad_min_silence"], "pad": _DEFAULTS["sad_pad"],
+            "webrtc_highpass": _DEFAULTS["webrtc_highpass"]}
 _KINDS = (("miss", ("pause", "edge", "whole")), ("FA", ("bridge", "edge", "isolated")))
 
 
@@ -135,7 +136,7 @@ def _webrtc(y, n, kw, detector, model=None, gain=1.0):
 
     rule = rule_of(detector)
     vad = WebRTCStream(16000, _DEFAULTS["webrtc_mode"], frame=vad_frame(rule), gain=gain,
-                       highpass=kw.get("webrtc_highpass", _DEFAULTS["webrtc_highpass"]))
+                       highpass=kw["webrtc_highpass"])
     vad.feed(y)
     return webrtc_speech(vad.decisions(), n, HOP, min_speech=kw["min_speech"],
                          min_silence=kw["min_silence"], model=model, rule=rule,
@@ -178,13 +179,13 @@ def _parse_set(items):
 AUDIO_LEVEL = [_DEFAULTS["audio_level"]]  # --audio-level
 
 
-def _read(wav, highpass=None):
+def _read(wav, **sad_kw):
     """The 16 kHz signal of ``wav`` at the level the pipeline brings it to (audio_level), and
-    the further gain of the WebRTC VAD's input (high-passed at ``highpass`` Hz, default the
-    ``webrtc_highpass`` default)."""
+    the further gain of the WebRTC VAD's input (high-passed at ``webrtc_highpass`` Hz of
+    ``sad_kw``, else of :data:`PIPELINE`)."""
     from diarizer.io.level import file_gains
 
-    hp = _DEFAULTS["webrtc_highpass"] if highpass is None else highpass
+    hp = {**PIPELINE, **sad_kw}["webrtc_highpass"]
     _, gain, vad_gain = file_gains(wav, AUDIO_LEVEL[0], highpass=hp)
     return read_audio(wav, gain=gain)[0], vad_gain
 
@@ -195,7 +196,7 @@ def evaluate(items, detector, **sad_kw):
 
     def masks():
         for name, wav, regions in items:
-            y, vad_gain = _read(wav, sad_kw.get("webrtc_highpass"))
+            y, vad_gain = _read(wav, **sad_kw)
             e, X = log_energy(y), mfcc(y)
             t = time.perf_counter()
             sys_ = _detect(detector, X, e, y, vad_gain, **sad_kw)
@@ -256,7 +257,7 @@ def _score(title, masks, tail):
 
 def time_detectors(wav, repeat=3, **sad_kw):
     """Best-of-``repeat`` wall time of each detector on the features of ``wav``."""
-    y, vad_gain = _read(wav, sad_kw.get("webrtc_highpass"))
+    y, vad_gain = _read(wav, **sad_kw)
     e, X = log_energy(y), mfcc(y)
     print(f"\nspeed: {os.path.basename(wav)}, {e.size} frames ({e.size * HOP / 3600:.2f} h)")
     for detector in detectors():
