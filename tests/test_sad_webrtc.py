@@ -155,8 +155,10 @@ def test_pipeline_sad_webrtc_and_model_webrtc(meeting):
     assert np.array_equal(out["model_webrtc"], both)
     assert not np.array_equal(out["webrtc"], out["model"])
     # the default webrtc_highpass: the VAD hears the filtered signal at audio_level
-    high = load_features(make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26},
-                                       check_required=False))
+    settings = make_settings({"audio": str(path), "sad": "webrtc", "audio_level": -26},
+                             check_required=False)
+    assert settings.webrtc_highpass == HIGHPASS  # the setting's default is the module's
+    high = load_features(settings)
     y, vad_gain = _as_the_pipeline_reads(path, -26)
     vad = WebRTCStream(16000, gain=vad_gain, highpass=HIGHPASS)
     vad.feed(y)
