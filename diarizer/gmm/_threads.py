@@ -68,3 +68,54 @@ def _blas_limit(xp):
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+class EnginePool:
+    """One thread pool for the several phases of a computation (e.g. every E-step of a fit).
+
+    ``map(fn, n, sizes)`` is :func:`_map_gmms` without starting a pool for every call: a fit
+    whose E-steps alternate with M-steps on the calling thread starts its threads once. Used as
+    a context manager; the threads and the one-BLAS-thread limit last until its exit.
+    """
+
+    def __init__(self, xp, total):
+        threads = _engine_threads()
+        self._xp = xp
+        self._pool = None
+        self._limit = None
+        # the same conditions as :func:`_map_gmms`, on the total work of the computation
+        self._threaded = (threads > 1 and "numpy" in getattr(xp, "__name__", "")
+                          and total >= 20000 and not getattr(_WORKER, "active", False))
+        self._threads = threads
+
+    def __enter__(self):
+        if self._threaded:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._limit = _blas_limit(self._xp)
+            self._limit.__enter__()
+            self._pool = ThreadPoolExecutor(self._threads)
+        return self
+
+    def __exit__(self, *exc):
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._limit.__exit__(*exc)
+            self._pool = self._limit = None
+        return False
+
+    def map(self, fn, n, sizes):
+        """``[fn(i) for i in range(n)]``, largest ``sizes`` first on the threads."""
+        if (self._pool is None or n <= 1 or max(sizes, default=0) > _MAX_THREADED_ITEM):
+            return [fn(i) for i in range(n)]
+
+        def work(i):
+            _WORKER.active = True
+            try:
+                return fn(i)
+            finally:
+                _WORKER.active = False
+
+        order = sorted(range(n), key=lambda i: -sizes[i])
+        done = dict(zip(order, self._pool.map(work, order)))
+        return [done[i] for i in range(n)]

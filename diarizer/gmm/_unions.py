@@ -18,7 +18,7 @@ block, sums over blocks in block order), so the blocks run on threads.
 import numpy as np
 
 from .._xp import to_numpy
-from ._chunks import _is_numpy, chunk_design, exp_floor
+from ._chunks import _floor_row, _is_numpy, chunk_design, exp_floor
 from ._em import diag_precisions
 from ._kernels import diag_chunk_size, mstep, scoring_params
 from ._threads import _map_gmms
@@ -100,7 +100,7 @@ def _block_estep(blk, gmms, rows_w, M_of, *, xp, stats, floor):
             m = xp.max(seg, axis=2, keepdims=True)
             if fast:  # the values of the generic lines, without temporaries
                 seg = np.subtract(seg, m, out=seg)
-                np.maximum(seg, floor, out=seg)
+                np.maximum(seg, _floor_row(floor, seg), out=seg)
                 e = np.exp(seg, out=seg)
             else:
                 e = xp.exp(xp.clip(seg - m, min=floor))
