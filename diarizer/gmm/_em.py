@@ -100,6 +100,8 @@ def diag_precisions(cov, gmm_ids, *, xp):
 
 def _sum_chunks(values, bounds, gmms, *, xp):
     """Per-GMM ordered sums of per-chunk values over the chunk ranges ``bounds[g]:bounds[g+1]``."""
+    if len(gmms) == 1 and int(bounds[gmms[0] + 1] - bounds[gmms[0]]) == values.shape[0]:
+        return [xp.sum(values, axis=0)]
     return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
 
 
@@ -163,7 +165,10 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
         gs = np.flatnonzero(active)
         lls = []
         # contiguous runs of active GMMs -> contiguous chunk ranges
-        runs = np.split(gs, np.flatnonzero(np.diff(gs) != 1) + 1) if gs.size else []
+        if gs.size == u:
+            runs = [gs]
+        else:
+            runs = np.split(gs, np.flatnonzero(np.diff(gs) != 1) + 1) if gs.size else []
         for run in runs:
             a, b = int(bounds[run[0]]), int(bounds[run[-1] + 1])
             ll, s = diag_estep_design(design[a:b, ...], W, owner[a:b], xp=xp, stats=stats,

@@ -251,7 +251,7 @@ def scoring_params(weights, means, prec_chol, covariance_type, *, xp):
     """
     M, D = means.shape
     tiny = xp.finfo(weights.dtype).smallest_normal
-    logw = xp.log(xp.clip(weights, min=tiny))
+    logw = xp.log(xp.maximum(weights, xp.asarray(tiny, dtype=weights.dtype)))
     if covariance_type == "diag":
         prec = prec_chol * prec_chol
         c = (-0.5 * (D * LOG_2PI + xp.sum(means * means * prec, axis=1))
