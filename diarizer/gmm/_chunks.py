@@ -334,6 +334,9 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
 
 def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats, scratch=None):
     """Log-likelihoods (and statistics) of one block of design chunks, appended to the lists."""
+    if _is_numpy(xp):
+        return _score_block_numpy(Zb, W, owner, lls, sts, floor=floor, pad=pad, stats=stats,
+                                  scratch=scratch)
     K = Zb.shape[1]
     Wb = W[0:1, ...] if W.shape[0] == 1 else xp.take(W, owner, axis=0)
     lp = xp.matmul(Wb, Zb)  # (k, M, cs)
@@ -359,6 +362,35 @@ def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats, scratch=None)
         else:
             e *= inv
         sts.append(xp.astype(xp.matmul(e, xp.permute_dims(Zb, (0, 2, 1))), xp.float64))
+
+
+def _score_block_numpy(Zb, W, owner, lls, sts, *, floor, pad, stats, scratch):
+    """:func:`_score_block` on numpy: the same values, in place, with numpy's own functions.
+
+    The generic lines go through array-api-compat's wrappers and numpy's Python-level reduction
+    functions, a few microseconds each under the GIL, which the other engine thread then waits
+    for; here every step is one call of a ufunc (or of its ``reduce``).
+    """
+    K = Zb.shape[1]
+    Wb = W[0:1, ...] if W.shape[0] == 1 else np.take(W, owner, axis=0)
+    lp = np.matmul(Wb, Zb)  # (k, M, cs)
+    m = np.maximum.reduce(lp, axis=1, keepdims=True)
+    np.subtract(lp, m, out=lp)
+    np.maximum(lp, _floor_row(floor, lp), out=lp)
+    e = np.exp(lp, out=lp)
+    tot = np.add.reduce(e, axis=1)  # (k, cs)
+    ll = np.log(tot)
+    np.add(ll, m[:, 0, :], out=ll)
+    if pad:
+        np.multiply(ll, Zb[:, K - 1, :], out=ll)  # padding frames: constant row 0
+    lls.append(np.add.reduce(ll.astype(np.float64, copy=False), axis=1))
+    if stats:
+        inv = np.divide(1.0, tot)[:, None, :]
+        if scratch is not None:  # see _score_block
+            Zb = np.multiply(Zb, inv, out=scratch[:Zb.shape[0], ...])
+        else:
+            np.multiply(e, inv, out=e)
+        sts.append(np.matmul(e, Zb.transpose(0, 2, 1)).astype(np.float64))
 
 
 def _scratch_for(W, B, K, cs, dtype, *, xp, stats):
