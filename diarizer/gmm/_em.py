@@ -101,6 +101,8 @@ def diag_precisions(cov, gmm_ids, *, xp):
 def _sum_chunks(values, bounds, gmms, *, xp):
     """Per-GMM ordered sums of per-chunk values over the chunk ranges ``bounds[g]:bounds[g+1]``."""
     if len(gmms) == 1 and int(bounds[gmms[0] + 1] - bounds[gmms[0]]) == values.shape[0]:
+        if isinstance(values, np.ndarray):  # what numpy's sum calls, without its dispatch
+            return [np.add.reduce(values, axis=0)]
         return [xp.sum(values, axis=0)]
     return [xp.sum(values[int(bounds[g]):int(bounds[g + 1]), ...], axis=0) for g in gmms]
 
@@ -178,7 +180,11 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
             if stats:
                 for g, v in zip(run, _sum_chunks(s, local, run, xp=xp)):
                     st[g] = v
-        return to_numpy(xp.stack(lls)).astype(np.float64) if lls else np.zeros(0)
+        if not lls:
+            return np.zeros(0)
+        if isinstance(lls[0], np.ndarray):  # 0-d numpy arrays: no stacking round trip
+            return np.array(lls, dtype=np.float64)
+        return to_numpy(xp.stack(lls)).astype(np.float64)
 
     active = np.ones(u, dtype=bool)
     L = estep_active(active, w, mu, pc, top > 0)
