@@ -316,3 +316,28 @@ def test_diag_estep_frames_on_threads_equals_one_pass(rng, monkeypatch):
         assert len(calls) == int(threads) and sum(calls) == -(-frames.shape[0] // 2)
     for a, b in zip(out["1"], out["2"]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_lone_gmm_fit_runs_its_blocks_on_threads_bit_for_bit(rng, monkeypatch):
+    # One GMM alone (a UBM): its design's blocks split over 2 engine threads give the numbers
+    # of one pass bit for bit, and the threads are really used (two parts per E-step).
+    import diarizer.gmm._chunks as chunks
+
+    X = rng.normal(size=(30_000, 4)).astype(np.float32)
+    groups = [np.arange(X.shape[0])]
+    parts = []
+    real = chunks._map_gmms
+    monkeypatch.setattr(chunks, "_map_gmms",
+                        lambda fn, n, xp, sizes: parts.append(n) or real(fn, n, xp, sizes))
+    out = {}
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DIARIZER_ENGINE_THREADS", threads)
+        monkeypatch.setattr(chunks, "ESTEP_BUDGET", 2 * 9 * 2048)  # blocks of 2 chunks
+        parts.clear()
+        g = GMMSet.initialize(X, groups, 6, xp=np, dtype="float32")
+        res = g.fit(X, groups, max_iter=3, min_iter=3, tol=0.0)
+        assert parts and set(parts) == {int(threads)}
+        out[threads] = (res.log_likelihood, g.to_numpy())
+    np.testing.assert_array_equal(out["1"][0], out["2"][0])
+    for key in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(out["1"][1][key], out["2"][1][key])

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._threads import _engine_threads, _map_gmms
+from ._threads import _MAX_THREADED_ITEM, _engine_threads, _map_gmms
 
 __all__ = ["chunk_design", "frame_chunks", "diag_estep_frames", "diag_estep_design", "exp_floor",
            "ESTEP_BUDGET"]
@@ -332,13 +332,29 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
     n_chunks, K, cs = design.shape
     B = _block_chunks(budget, K, W.shape[1], cs, n_chunks)
     floor = exp_floor(design.dtype, xp=xp)
-    scratch = _scratch_for(W, B, K, cs, design.dtype, xp=xp, stats=stats)
+    starts = list(range(0, n_chunks, B))
+    # As in :func:`diag_estep_frames`, contiguous parts of the blocks run on the engine threads
+    # and are joined in order (the same numbers as one pass). That matters for a GMM trained
+    # alone (a UBM): inside a work unit of a batched fit, already on a thread, the parts run
+    # one after the other. Parts of at most _MAX_THREADED_ITEM frames each.
+    parts = min(len(starts), max(_engine_threads(), -(-n_chunks * cs // _MAX_THREADED_ITEM)))
+    cuts = [len(starts) * p // parts for p in range(parts + 1)]
+
+    def part(p):
+        scratch = _scratch_for(W, B, K, cs, design.dtype, xp=xp, stats=stats)
+        lls, sts = [], []
+        for a in starts[cuts[p]:cuts[p + 1]]:
+            b = min(a + B, n_chunks)
+            pad = padded is None or bool(padded[a:b].any())
+            _score_block(design[a:b, ...], W, owner[a:b], lls, sts, xp=xp, floor=floor,
+                         pad=pad, stats=stats, scratch=scratch)
+        return lls, sts
+
+    sizes = [(cuts[p + 1] - cuts[p]) * B * cs for p in range(parts)]  # frames, about
     lls, sts = [], []
-    for a in range(0, n_chunks, B):
-        b = min(a + B, n_chunks)
-        pad = padded is None or bool(padded[a:b].any())
-        _score_block(design[a:b, ...], W, owner[a:b], lls, sts, xp=xp, floor=floor, pad=pad,
-                     stats=stats, scratch=scratch)
+    for ll_p, st_p in _map_gmms(part, parts, xp, sizes):
+        lls.extend(ll_p)
+        sts.extend(st_p)
     return _joined(lls, sts, stats, xp=xp)
 
 
@@ -352,25 +368,14 @@ def _score_block(Zb, W, owner, lls, sts, *, xp, floor, pad, stats, scratch=None)
     lp = xp.matmul(Wb, Zb)  # (k, M, cs)
     m = xp.max(lp, axis=1, keepdims=True)
     lp -= m
-    if _is_numpy(xp):  # the same values as the generic line, without temporaries
-        np.maximum(lp, _floor_row(floor, lp), out=lp)
-        e = np.exp(lp, out=lp)
-    else:
-        e = xp.exp(xp.clip(lp, min=floor))
+    e = xp.exp(xp.clip(lp, min=floor))
     tot = xp.sum(e, axis=1)  # (k, cs)
     ll = xp.log(tot) + m[:, 0, :]
     if pad:
         ll = ll * Zb[:, K - 1, :]  # padding frames: constant row 0
     lls.append(xp.sum(xp.astype(ll, xp.float64, copy=False), axis=1))
     if stats:
-        inv = (1.0 / tot)[:, None, :]
-        if scratch is not None:
-            # more components than design rows (:func:`_scratch_for`): dividing the
-            # (k, 2D+1, cs) design costs less than dividing the (k, M, cs) exponentials (the
-            # design is read again: a copy)
-            Zb = np.multiply(Zb, inv, out=scratch[:Zb.shape[0], ...])
-        else:
-            e *= inv
+        e *= (1.0 / tot)[:, None, :]
         sts.append(xp.astype(xp.matmul(e, xp.permute_dims(Zb, (0, 2, 1))), xp.float64))
 
 
@@ -396,7 +401,10 @@ def _score_block_numpy(Zb, W, owner, lls, sts, *, floor, pad, stats, scratch):
     lls.append(np.add.reduce(ll.astype(np.float64, copy=False), axis=1))
     if stats:
         inv = np.divide(1.0, tot)[:, None, :]
-        if scratch is not None:  # see _score_block
+        if scratch is not None:
+            # more components than design rows (:func:`_scratch_for`): dividing the
+            # (k, 2D+1, cs) design costs less than dividing the (k, M, cs) exponentials (the
+            # design is read again: a copy)
             Zb = np.multiply(Zb, inv, out=scratch[:Zb.shape[0], ...])
         else:
             np.multiply(e, inv, out=e)
@@ -404,7 +412,7 @@ def _score_block_numpy(Zb, W, owner, lls, sts, *, floor, pad, stats, scratch):
 
 
 def _scratch_for(W, B, K, cs, dtype, *, xp, stats):
-    """Buffer for the divided design of :func:`_score_block`, or None where it is not used.
+    """Buffer for the divided design of :func:`_score_block_numpy`, or None where it is not used.
 
     Only on numpy (``out=``), with statistics, and for GMMs of more components than design rows
     ``2D+1``. One EM iteration of a GMM of 128 components on 360 000 float32 frames
