@@ -336,7 +336,7 @@ def test_lone_gmm_fit_runs_its_blocks_on_threads_bit_for_bit(rng, monkeypatch):
         parts.clear()
         g = GMMSet.initialize(X, groups, 6, xp=np, dtype="float32")
         res = g.fit(X, groups, max_iter=3, min_iter=3, tol=0.0)
-        assert parts and set(parts) == {int(threads)}
+        assert set(parts) == ({2} if threads == "2" else set())  # one part: a plain call
         out[threads] = (res.log_likelihood, g.to_numpy())
     np.testing.assert_array_equal(out["1"][0], out["2"][0])
     for key in ("weights", "means", "covariances"):

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._threads import _MAX_THREADED_ITEM, _engine_threads, _map_gmms
+from ._threads import _MAX_THREADED_ITEM, _WORKER, _engine_threads, _map_gmms
 
 __all__ = ["chunk_design", "frame_chunks", "diag_estep_frames", "diag_estep_design", "exp_floor",
            "ESTEP_BUDGET"]
@@ -335,9 +335,13 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
     starts = list(range(0, n_chunks, B))
     # As in :func:`diag_estep_frames`, contiguous parts of the blocks run on the engine threads
     # and are joined in order (the same numbers as one pass). That matters for a GMM trained
-    # alone (a UBM): inside a work unit of a batched fit, already on a thread, the parts run
-    # one after the other. Parts of at most _MAX_THREADED_ITEM frames each.
-    parts = min(len(starts), max(_engine_threads(), -(-n_chunks * cs // _MAX_THREADED_ITEM)))
+    # alone (a UBM): inside a work unit of a batched fit, already on a thread, there is one
+    # part. Parts of at most _MAX_THREADED_ITEM frames each.
+    if getattr(_WORKER, "active", False):
+        parts = 1
+    else:
+        parts = min(len(starts),
+                    max(_engine_threads(), -(-n_chunks * cs // _MAX_THREADED_ITEM)))
     cuts = [len(starts) * p // parts for p in range(parts + 1)]
 
     def part(p):
@@ -350,6 +354,9 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
                          pad=pad, stats=stats, scratch=scratch)
         return lls, sts
 
+    if parts == 1:
+        lls, sts = part(0)
+        return _joined(lls, sts, stats, xp=xp)
     sizes = [(cuts[p + 1] - cuts[p]) * B * cs for p in range(parts)]  # frames, about
     lls, sts = [], []
     for ll_p, st_p in _map_gmms(part, parts, xp, sizes):

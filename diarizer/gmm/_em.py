@@ -182,7 +182,7 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
                     st[g] = v
         if not lls:
             return np.zeros(0)
-        if isinstance(lls[0], np.ndarray):  # 0-d numpy arrays: no stacking round trip
+        if isinstance(lls[0], (np.ndarray, np.generic)):  # numpy scalars: no stacking
             return np.array(lls, dtype=np.float64)
         return to_numpy(xp.stack(lls)).astype(np.float64)
 
@@ -192,9 +192,13 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
     conv = np.zeros(u, dtype=bool)
     it = 0
     while True:
-        active &= (it < min_iter) | ((it < max_iter) & ~conv)
-        if not active.any():
-            break
+        # active &= (it < min_iter) | ((it < max_iter) & ~conv), with fewer array operations
+        if it >= min_iter:
+            if it >= max_iter:
+                break
+            active &= ~conv
+            if not active.any():
+                break
         S = xp.stack(st, axis=0)  # (u, M, K) float64; stale rows of inactive GMMs are unused
         S = xp.reshape(S, (u * M, K))
         nw, nmu, ncov, _ = mstep(S[:, 2 * D], S[:, D:2 * D], S[:, :D], mu, "diag", xp=xp,

@@ -535,8 +535,7 @@ class GMMSet(_GMMScoring):
             comp = xp.asarray(np.concatenate([np.arange(self._offsets[g], self._offsets[g + 1])
                                               for g in gmms]))
             M = int(self.n_components[gmms[0]])
-            shift_rows = xp.reshape(xp.stack([xp.broadcast_to(sh[None, :], (M, sh.shape[0]))
-                                              for sh in shifts]), (len(gmms) * M, -1))
+            shift_rows = xp.repeat(xp.stack(shifts), M, axis=0)  # (len(gmms) * M, D)
             w, mu, cov, pc = (xp.take(a, comp, axis=0) for a in
                               (self.weights, self.means, self.covariances,
                                self.precisions_cholesky))
