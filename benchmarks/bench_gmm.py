@@ -1,6 +1,6 @@
 """Benchmark of the GMM engine against scikit-learn (run by hand; prints tables).
 
-    python benchmarks/bench_gmm.py [--quick] [--reps 3] [--blas-threads 1] [--tables 23]
+    python benchmarks/bench_gmm.py [--quick] [--reps 3] [--blas-threads 1] [--tables 234]
 
 1. One EM iteration (E-step with statistics + M-step) of a single GMM, N=360000, D=19,
    M in {5, 32, 128}, diag/full, float64/float32, against sklearn's own ``_e_step`` + ``_m_step``
@@ -10,6 +10,9 @@
    Also the time of the fit's matrix products alone (what the rest of the fit adds to them).
 3. Frame log-likelihoods of 360000 frames against 16 GMMs x 5 components: frames/s and GFLOP/s
    against the machine's measured matmul GFLOP/s.
+4. (not in the default ``--tables 123``) The fit of table 2 on one engine thread, on two, and
+   split into two halves of 8 GMMs run by two processes of one engine thread each: how far the
+   engine threads are from the scaling that the GIL does not limit.
 
 Times are the best of ``--reps`` runs (wall clock, ``time.perf_counter``); in table 2 the two
 sides alternate run by run.
@@ -211,13 +214,82 @@ def bench_scoring(X64, reps):
         print(f"{dt:8} {t:8.3f} {N / t / 1e6:10.2f} {gf:8.2f} {peak:15.1f} {gf / peak:8.1%}")
 
 
+_HALF = {}  # the state of table 4's processes (inherited through fork)
+
+
+def _fit_half(h):
+    """Table 4: fit GMMs ``8h .. 8h+7`` of table 2 on their frames, one engine thread; seconds."""
+    X, labels, p0, dt, M = (_HALF[k] for k in ("X", "labels", "p0", "dt", "M"))
+    os.environ["DIARIZER_ENGINE_THREADS"] = "1"
+    sel = slice(h * 8 * M, (h + 1) * 8 * M)
+    lab = np.where((labels >= 8 * h) & (labels < 8 * h + 8), labels - 8 * h, -1)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # as the engine's threads: one BLAS thread
+        t = time.perf_counter()
+        s = GMMSet(p0["weights"][sel], p0["means"][sel], p0["covariances"][sel], [M] * 8,
+                   xp="numpy", dtype=dt, reg_covar=1e-6)
+        s.fit(X, lab, max_iter=3, min_iter=3, tol=0.0)
+        return time.perf_counter() - t
+
+
+def bench_scaling(X64, reps):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    G, M = 16, 5
+    labels = np.arange(N) * G // N
+    print(f"\n4. The fit of table 2 on engine threads and on processes ({G} GMMs x {M} components, "
+          "3 EM iterations)")
+    if "fork" not in mp.get_all_start_methods():
+        print("(needs the fork start method: skipped)")
+        return
+    print(f"{'dtype':8} {'1 thread s':>11} {'2 threads s':>12} {'scaling':>8} "
+          f"{'2 processes s':>14} {'scaling':>8}")
+    saved = os.environ.get("DIARIZER_ENGINE_THREADS")
+    try:
+        for dt in ("float64", "float32"):
+            X = X64.astype(dt)
+            init = GMMSet.initialize(X, labels, M, xp="numpy", dtype=dt, reg_covar=1e-6,
+                                     relative_floor=None)
+            p0 = init.to_numpy()
+            _HALF.update(X=X, labels=labels, p0=p0, dt=dt, M=M)
+
+            def on_threads(n):
+                os.environ["DIARIZER_ENGINE_THREADS"] = str(n)
+                s = GMMSet(p0["weights"], p0["means"], p0["covariances"], p0["n_components"],
+                           xp="numpy", dtype=dt, reg_covar=1e-6)
+                s.fit(X, labels, max_iter=3, min_iter=3, tol=0.0)
+
+            with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+                def on_processes():
+                    list(pool.map(_fit_half, [0, 1]))
+
+                on_processes()  # warm-up: the workers start
+                on_threads(2)
+                t1 = t2 = tp = float("inf")
+                for _ in range(reps):  # the three alternate run by run
+                    t1 = min(t1, best_of(lambda: on_threads(1), 1))
+                    t2 = min(t2, best_of(lambda: on_threads(2), 1))
+                    tp = min(tp, best_of(on_processes, 1))
+            print(f"{dt:8} {t1:11.3f} {t2:12.3f} {t1 / t2:7.2f}x {tp:14.3f} {t1 / tp:7.2f}x")
+    finally:
+        if saved is None:
+            os.environ.pop("DIARIZER_ENGINE_THREADS", None)
+        else:
+            os.environ["DIARIZER_ENGINE_THREADS"] = saved
+    print("2 processes: the two halves side by side, each process one engine thread (what the "
+          "threads\nwould do if the Python between numpy's calls did not hold the GIL).")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="M in {5, 32} only in table 1")
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit the BLAS threads of both sides (steadier on a loaded machine)")
-    ap.add_argument("--tables", default="123", help="tables to run, e.g. 23 (default 123)")
+    ap.add_argument("--tables", default="123",
+                    help="tables to run, e.g. 23 or 4 (default 123)")
     args = ap.parse_args()
     if args.blas_threads:
         from threadpoolctl import threadpool_limits
@@ -236,6 +308,8 @@ def main():
         bench_batched(X64, args.reps)
     if "3" in args.tables:
         bench_scoring(X64, args.reps)
+    if "4" in args.tables:
+        bench_scaling(X64, args.reps)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
