@@ -10,6 +10,8 @@ on threads, and units are kept small enough (:data:`UNIT_FRAMES`) for their desi
 the CPU caches from one E-step to the next.
 """
 
+import itertools
+
 import numpy as np
 
 from .._xp import to_numpy
@@ -155,7 +157,7 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
     K = design.shape[1]
     D = (K - 1) // 2
     nch = [max(1, -(-int(n) // chunk_size)) for n in sizes]
-    bounds = np.concatenate([[0], np.cumsum(nch)]).astype(np.int64)
+    bounds = np.asarray([0, *itertools.accumulate(nch)], dtype=np.int64)
     owner = xp.asarray(np.repeat(np.arange(u), nch))
     padded = np.zeros(int(bounds[-1]), dtype=bool)  # the last chunk of a GMM not filling it
     padded[bounds[1:] - 1] = np.asarray(sizes) % chunk_size != 0
@@ -199,8 +201,8 @@ def em_diag_unit(design, sizes, params, eps, max_iter, min_iter, *, xp, dtype, r
             active &= ~conv
             if not active.any():
                 break
-        S = xp.stack(st, axis=0)  # (u, M, K) float64; stale rows of inactive GMMs are unused
-        S = xp.reshape(S, (u * M, K))
+        # (u * M, K) float64; stale rows of inactive GMMs are unused
+        S = st[0] if u == 1 else xp.reshape(xp.stack(st, axis=0), (u * M, K))
         nw, nmu, ncov, _ = mstep(S[:, 2 * D], S[:, D:2 * D], S[:, :D], mu, "diag", xp=xp,
                                  dtype=dtype, reg_covar=reg_covar, var_floor=var_floor,
                                  n_gmms=u, precisions=False)
