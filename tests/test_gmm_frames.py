@@ -341,3 +341,26 @@ def test_lone_gmm_fit_runs_its_blocks_on_threads_bit_for_bit(rng, monkeypatch):
     np.testing.assert_array_equal(out["1"][0], out["2"][0])
     for key in ("weights", "means", "covariances"):
         np.testing.assert_array_equal(out["1"][1][key], out["2"][1][key])
+
+
+def test_estep_blocks_are_bounded_by_their_log_densities(rng, monkeypatch):
+    import diarizer.gmm._chunks as chunks
+
+    # 128 components of 2048-frame chunks: 2 chunks per block (2 MiB of float32 log-densities)
+    # instead of the 13 the design budget allows; 5 components: the design budget rules
+    assert chunks._block_chunks(None, 39, 128, 2048, 100) == 2
+    assert chunks._block_chunks(None, 39, 5, 2048, 100) == (1 << 20) // (39 * 2048)
+    assert chunks._block_chunks(None, 39, 5, 2048, 3) == 3
+    # and the numbers do not depend on it
+    D, M, cs = 3, 12, 16
+    X = rng.normal(size=(200, D)).astype(np.float32)
+    design, _ = chunk_design(X, [np.arange(200)], chunk_size=cs, xp=np)
+    w, mu, var = _params(rng, [M], D)
+    W = scoring_params(w, mu, var ** -0.5, "diag", xp=np)[0][None].astype(np.float32)
+    owner = np.zeros(design.shape[0], dtype=np.int64)
+    out = []
+    for logp in (1, 1 << 30):
+        monkeypatch.setattr(chunks, "LOGP_BUDGET", logp)
+        out.append(diag_estep_design(design, W, owner, xp=np))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
