@@ -203,8 +203,8 @@ def em_diag_unions(X, blocks, members, params, n_components, eps, max_iter, min_
             if not gs:
                 return gs, None, None
             ci = xp.asarray(np.concatenate([comp[g] for g in gs]))
-            d = xp.concat([xp.broadcast_to((origin[g] - blks[c].shift)[None, :], (Ms[g], D))
-                           for g in gs], axis=0)  # (R, D) GMM origin - block origin
+            # (R, D) GMM origin - block origin, row by row (the same values as per GMM)
+            d = xp.take(rows_origin, ci, axis=0) - blks[c].shift[None, :]
             mu_c = xp.astype(xp.astype(xp.take(mu, ci, axis=0), f64) + d, dtype)
             W = scoring_params(xp.take(w, ci, axis=0), mu_c, xp.take(pc, ci, axis=0), "diag",
                                xp=xp)[0]
