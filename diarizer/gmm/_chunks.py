@@ -248,23 +248,51 @@ def diag_estep_frames(frames, mask, W, owner, *, xp, stats=True, budget=None, pa
     n_chunks, D, cs = frames.shape
     K = 2 * D + 1
     B = _block_chunks(budget, K, W.shape[1], cs, n_chunks)
-    starts = list(range(0, n_chunks, B))
-    # the blocks are split into contiguous parts, one per engine thread, each with its own
-    # buffer; every block is computed as in a single pass and the parts are joined in order, so
-    # the result does not depend on the threads
-    parts = min(_engine_threads(), len(starts))
+    lls, sts = _blocks_in_parts(
+        list(range(0, n_chunks, B)), B * cs,
+        lambda starts: _frames_blocks(frames, mask, W, owner, starts, B, xp=xp, stats=stats,
+                                      padded=padded), xp=xp)
+    return _joined(lls, sts, stats, xp=xp)
+
+
+def _blocks_in_parts(starts, block_frames, run, *, xp):
+    """``run`` on contiguous parts of the E-step blocks at ``starts``, on the engine threads.
+
+    Every part has its own buffers and computes every block as a single pass would; the parts
+    are joined in order, so the result does not depend on the threads. Inside a worker of an
+    outer call (a work unit of a batched fit, already on a thread) there is one part, called
+    directly. Otherwise one part per engine thread, and parts of at most
+    :data:`._threads._MAX_THREADED_ITEM` frames (a 4-hour GMM): the blocks' buffers are bounded
+    by the budgets, so parts that large need no guard against their memory.
+
+    Parameters
+    ----------
+    starts : list of int
+        First chunk of every block.
+    block_frames : int
+        Frames of a block (for the threads' balance).
+    run : callable
+        ``run(starts_of_a_part) -> (lls, sts)``, lists of per-block arrays.
+
+    Returns
+    -------
+    lls, sts : lists
+        The parts' lists joined in order.
+    """
+    if getattr(_WORKER, "active", False):
+        parts = 1
+    else:
+        parts = min(len(starts), max(_engine_threads(),
+                                     -(-len(starts) * block_frames // _MAX_THREADED_ITEM)))
+    if parts <= 1:
+        return run(starts)
     cuts = [len(starts) * p // parts for p in range(parts + 1)]
-
-    def part(p):
-        return _frames_blocks(frames, mask, W, owner, starts[cuts[p]:cuts[p + 1]], B, xp=xp,
-                              stats=stats, padded=padded)
-
-    sizes = [(cuts[p + 1] - cuts[p]) * B * cs for p in range(parts)]  # frames, about
+    sizes = [(cuts[p + 1] - cuts[p]) * block_frames for p in range(parts)]  # frames, about
     lls, sts = [], []
-    for ll_p, st_p in _map_gmms(part, parts, xp, sizes):
+    for ll_p, st_p in _map_gmms(lambda p: run(starts[cuts[p]:cuts[p + 1]]), parts, xp, sizes):
         lls.extend(ll_p)
         sts.extend(st_p)
-    return _joined(lls, sts, stats, xp=xp)
+    return lls, sts
 
 
 def _frames_blocks(frames, mask, W, owner, starts, B, *, xp, stats, padded):
@@ -332,36 +360,20 @@ def diag_estep_design(design, W, owner, *, xp, stats=True, budget=None, padded=N
     n_chunks, K, cs = design.shape
     B = _block_chunks(budget, K, W.shape[1], cs, n_chunks)
     floor = exp_floor(design.dtype, xp=xp)
-    starts = list(range(0, n_chunks, B))
-    # As in :func:`diag_estep_frames`, contiguous parts of the blocks run on the engine threads
-    # and are joined in order (the same numbers as one pass). That matters for a GMM trained
-    # alone (a UBM): inside a work unit of a batched fit, already on a thread, there is one
-    # part. Parts of at most _MAX_THREADED_ITEM frames each.
-    if getattr(_WORKER, "active", False):
-        parts = 1
-    else:
-        parts = min(len(starts),
-                    max(_engine_threads(), -(-n_chunks * cs // _MAX_THREADED_ITEM)))
-    cuts = [len(starts) * p // parts for p in range(parts + 1)]
 
-    def part(p):
+    # As in :func:`diag_estep_frames`, the blocks run in parts on the engine threads: that
+    # matters for a GMM trained alone (a UBM); a work unit of a batched fit is one part.
+    def part(starts):
         scratch = _scratch_for(W, B, K, cs, design.dtype, xp=xp, stats=stats)
         lls, sts = [], []
-        for a in starts[cuts[p]:cuts[p + 1]]:
+        for a in starts:
             b = min(a + B, n_chunks)
             pad = padded is None or bool(padded[a:b].any())
             _score_block(design[a:b, ...], W, owner[a:b], lls, sts, xp=xp, floor=floor,
                          pad=pad, stats=stats, scratch=scratch)
         return lls, sts
 
-    if parts == 1:
-        lls, sts = part(0)
-        return _joined(lls, sts, stats, xp=xp)
-    sizes = [(cuts[p + 1] - cuts[p]) * B * cs for p in range(parts)]  # frames, about
-    lls, sts = [], []
-    for ll_p, st_p in _map_gmms(part, parts, xp, sizes):
-        lls.extend(ll_p)
-        sts.extend(st_p)
+    lls, sts = _blocks_in_parts(list(range(0, n_chunks, B)), B * cs, part, xp=xp)
     return _joined(lls, sts, stats, xp=xp)
 
 
