@@ -119,22 +119,43 @@ def bench_single(X64, reps, Ms):
         print(f"{ctype:5} {M:>4} {dt:8} {a:9.3f} {b:10.3f} {b / a:8.1f}x  {goal}")
 
 
+TABLE2 = (16, 5)
+"""GMMs and components of table 2 (and of table 4, the same fit)."""
+
+
+def table2_setup(X64, dt):
+    """Table 2's frames in ``dt``, their 16-way split (labels) and the GMMs' initial parameters."""
+    G, M = TABLE2
+    X = X64.astype(dt)
+    labels = np.arange(N) * G // N
+    init = GMMSet.initialize(X, labels, M, xp="numpy", dtype=dt, reg_covar=1e-6,
+                             relative_floor=None)
+    return X, labels, init.to_numpy()
+
+
+def table2_fit(X, labels, p0, dt, gmms=None):
+    """Table 2's fit (3 EM iterations from ``p0``) of all its GMMs, or of those of ``gmms``
+    (a range) on their own frames."""
+    G, M = TABLE2
+    gmms = range(G) if gmms is None else gmms
+    sel = slice(gmms.start * M, gmms.stop * M)
+    lab = labels if len(gmms) == G else np.where(
+        (labels >= gmms.start) & (labels < gmms.stop), labels - gmms.start, -1)
+    s = GMMSet(p0["weights"][sel], p0["means"][sel], p0["covariances"][sel], [M] * len(gmms),
+               xp="numpy", dtype=dt, reg_covar=1e-6)
+    s.fit(X, lab, max_iter=3, min_iter=3, tol=0.0)
+
+
 def bench_batched(X64, reps):
     from sklearn.mixture import GaussianMixture
-    G, M = 16, 5
-    labels = np.arange(N) * G // N
+    G, M = TABLE2
     rng = np.random.default_rng(1)
     rows = []
     for dt in ("float64", "float32"):
-        X = X64.astype(dt)
-        init = GMMSet.initialize(X, labels, M, xp="numpy", dtype=dt, reg_covar=1e-6,
-                                 relative_floor=None)
-        p0 = init.to_numpy()
+        X, labels, p0 = table2_setup(X64, dt)
 
         def ours():
-            s = GMMSet(p0["weights"], p0["means"], p0["covariances"], p0["n_components"],
-                       xp="numpy", dtype=dt, reg_covar=1e-6)
-            s.fit(X, labels, max_iter=3, min_iter=3, tol=0.0)
+            table2_fit(X, labels, p0, dt)
 
         def theirs():
             with warnings.catch_warnings():
@@ -218,18 +239,15 @@ _HALF = {}  # the state of table 4's processes (inherited through fork)
 
 
 def _fit_half(h):
-    """Table 4: fit GMMs ``8h .. 8h+7`` of table 2 on their frames, one engine thread; seconds."""
-    X, labels, p0, dt, M = (_HALF[k] for k in ("X", "labels", "p0", "dt", "M"))
-    os.environ["DIARIZER_ENGINE_THREADS"] = "1"
-    sel = slice(h * 8 * M, (h + 1) * 8 * M)
-    lab = np.where((labels >= 8 * h) & (labels < 8 * h + 8), labels - 8 * h, -1)
-    from threadpoolctl import threadpool_limits
+    """Table 4: fit half ``h`` of table 2's GMMs on their frames, one engine thread; seconds."""
+    from diarizer.gmm._threads import _blas_limit
 
-    with threadpool_limits(1, user_api="blas"):  # as the engine's threads: one BLAS thread
+    X, labels, p0, dt = (_HALF[k] for k in ("X", "labels", "p0", "dt"))
+    os.environ["DIARIZER_ENGINE_THREADS"] = "1"
+    half = TABLE2[0] // 2
+    with _blas_limit(get_xp("numpy")):  # as the engine's threads: one BLAS thread
         t = time.perf_counter()
-        s = GMMSet(p0["weights"][sel], p0["means"][sel], p0["covariances"][sel], [M] * 8,
-                   xp="numpy", dtype=dt, reg_covar=1e-6)
-        s.fit(X, lab, max_iter=3, min_iter=3, tol=0.0)
+        table2_fit(X, labels, p0, dt, gmms=range(h * half, (h + 1) * half))
         return time.perf_counter() - t
 
 
@@ -237,8 +255,7 @@ def bench_scaling(X64, reps):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    G, M = 16, 5
-    labels = np.arange(N) * G // N
+    G, M = TABLE2
     print(f"\n4. The fit of table 2 on engine threads and on processes ({G} GMMs x {M} components, "
           "3 EM iterations)")
     if "fork" not in mp.get_all_start_methods():
@@ -249,17 +266,12 @@ def bench_scaling(X64, reps):
     saved = os.environ.get("DIARIZER_ENGINE_THREADS")
     try:
         for dt in ("float64", "float32"):
-            X = X64.astype(dt)
-            init = GMMSet.initialize(X, labels, M, xp="numpy", dtype=dt, reg_covar=1e-6,
-                                     relative_floor=None)
-            p0 = init.to_numpy()
-            _HALF.update(X=X, labels=labels, p0=p0, dt=dt, M=M)
+            X, labels, p0 = table2_setup(X64, dt)
+            _HALF.update(X=X, labels=labels, p0=p0, dt=dt)
 
             def on_threads(n):
                 os.environ["DIARIZER_ENGINE_THREADS"] = str(n)
-                s = GMMSet(p0["weights"], p0["means"], p0["covariances"], p0["n_components"],
-                           xp="numpy", dtype=dt, reg_covar=1e-6)
-                s.fit(X, labels, max_iter=3, min_iter=3, tol=0.0)
+                table2_fit(X, labels, p0, dt)
 
             with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
                 def on_processes():
