@@ -13,6 +13,9 @@
 4. (not in the default ``--tables 123``) The fit of table 2 on one engine thread, on two, and
    split into two halves of 8 GMMs run by two processes of one engine thread each: how far the
    engine threads are from the scaling that the GIL does not limit.
+5. (not in the default) Numpy calls alone on two Python threads (an exponential and a product
+   in place, arrays of 4 096 - 524 288 float32 values, no engine code): how much two threads
+   gain on this machine as a function of the length of each call.
 
 Times are the best of ``--reps`` runs (wall clock, ``time.perf_counter``); in table 2 the two
 sides alternate run by run.
@@ -294,6 +297,41 @@ def bench_scaling(X64, reps):
           "threads\nwould do if the Python between numpy's calls did not hold the GIL).")
 
 
+def _numpy_calls(n_values, calls):
+    """Table 5: ``calls`` numpy calls (exponential, then product, in place) on ``n_values``."""
+    a = np.random.default_rng(0).random(n_values, dtype=np.float32)
+    out = np.empty_like(a)
+    for _ in range(calls // 2):
+        np.exp(a, out=out)
+        np.multiply(out, 0.5, out=out)
+
+
+def bench_call_scaling(reps):
+    import threading
+
+    print("\n5. numpy calls on two Python threads: scaling against the length of one call")
+    print(f"{'values':>8} {'us per call':>12} {'2 x sequential s':>17} {'2 threads s':>12} "
+          f"{'scaling':>8}")
+    for n in (4096, 32768, 131072, 524288):
+        calls = max(2, int(4e8 // n) // 2 * 2)  # about 0.1 s of calls per thread
+
+        def sequential():
+            _numpy_calls(n, calls)
+            _numpy_calls(n, calls)
+
+        def threaded():
+            ts = [threading.Thread(target=_numpy_calls, args=(n, calls)) for _ in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+
+        ts, tt = best_of_pair(sequential, threaded, reps)
+        print(f"{n:8d} {ts / (2 * calls) * 1e6:12.1f} {ts:17.3f} {tt:12.3f} {ts / tt:7.2f}x")
+    print("Each call releases the GIL for its loop and takes it back after: the shorter the "
+          "calls,\nthe more of the time one thread waits for the GIL the other holds.")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
@@ -301,7 +339,7 @@ def main():
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit the BLAS threads of both sides (steadier on a loaded machine)")
     ap.add_argument("--tables", default="123",
-                    help="tables to run, e.g. 23 or 4 (default 123)")
+                    help="tables to run, e.g. 23, 4 or 5 (default 123)")
     args = ap.parse_args()
     if args.blas_threads:
         from threadpoolctl import threadpool_limits
@@ -322,6 +360,8 @@ def main():
         bench_scoring(X64, args.reps)
     if "4" in args.tables:
         bench_scaling(X64, args.reps)
+    if "5" in args.tables:
+        bench_call_scaling(args.reps)
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 
