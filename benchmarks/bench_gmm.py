@@ -189,11 +189,10 @@ def bench_batched(X64, reps):
 def products_alone(rng, G, M, n, dt, reps):
     """Best time of only the matrix products of :meth:`GMMSet.fit` (3 EM iterations) on ``G``
     GMMs of ``n`` frames: per GMM 4 score products ``W @ Z`` and 3 statistics products
-    ``R @ Z^T`` on the feature-major design chunks the engine uses, on its threads."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    ``R @ Z^T`` on the feature-major design chunks the engine uses, on its threads (the
+    engine's own :func:`~diarizer.gmm._threads._map_gmms`: its pool, one BLAS thread each)."""
     from diarizer.gmm._kernels import diag_chunk_size
-    from diarizer.gmm._threads import _blas_limit, _engine_threads
+    from diarizer.gmm._threads import _map_gmms
 
     cs = diag_chunk_size(n)
     K = 2 * D + 1
@@ -209,11 +208,12 @@ def products_alone(rng, G, M, n, dt, reps):
                 np.matmul(R[g], Z[g].transpose(0, 2, 1))
 
     xp = get_xp("numpy")
-    with _blas_limit(xp), ThreadPoolExecutor(_engine_threads()) as pool:
-        def run():
-            list(pool.map(one, range(G)))
-        run()
-        return best_of(run, reps)
+
+    def run():
+        _map_gmms(one, G, xp, [n] * G)
+
+    run()
+    return best_of(run, reps)
 
 
 def bench_scoring(X64, reps):
